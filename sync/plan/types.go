@@ -1,0 +1,132 @@
+// Package plan is the pure user-sync planner: from the directory users, the PBX
+// users and numbers in use, the links, the settings and the time it computes a
+// Plan of changes, each naming the rule that produced it. Same inputs, same plan.
+package plan
+
+import (
+	"time"
+
+	"github.com/pbx365/pbx365/graphclient"
+	"github.com/pbx365/pbx365/pbxclient"
+)
+
+// Action is what a change does.
+type Action string
+
+// The actions of a plan, in the order a plan lists them.
+const (
+	ActCreate   Action = "create"
+	ActAdopt    Action = "adopt"
+	ActRecreate Action = "recreate" // linked extension deleted on the PBX: recreated with the same number
+	ActUpdate   Action = "update"
+	ActEnable   Action = "enable" // a user who came back: re-enabled with the same number
+	ActDisable  Action = "disable"
+	ActDelete   Action = "delete"
+	ActSkip     Action = "skip"
+	ActConflict Action = "conflict"
+)
+
+// Actions lists every action in display order.
+var Actions = []Action{ActCreate, ActAdopt, ActRecreate, ActUpdate, ActEnable, ActDisable, ActDelete, ActSkip, ActConflict}
+
+// FieldChange is one owned field that changes: old → new.
+type FieldChange struct {
+	Field string `json:"field"` // FirstName, LastName, EmailAddress, Mobile, OutboundCallerID, Enabled, Department, MS365SignInEnabled, Photo
+	Old   string `json:"old"`
+	New   string `json:"new"`
+}
+
+// Change is one planned change for one directory user (or one linked extension).
+type Change struct {
+	Action      Action        `json:"action"`
+	ObjectID    string        `json:"object_id"`
+	UPN         string        `json:"upn"`
+	DisplayName string        `json:"display_name"`
+	Number      string        `json:"number,omitempty"`
+	PBXUserID   int32         `json:"pbx_user_id,omitempty"` // the extension acted on (adopt, update, disable, delete)
+	Rule        string        `json:"rule"`                  // the rule that produced it, e.g. "eligibility.guest"
+	Reason      string        `json:"reason"`                // a sentence for the admin
+	Fields      []FieldChange `json:"fields,omitempty"`
+	// Desired is the full desired state of the extension's owned fields for
+	// create, adopt, recreate and update; apply writes exactly this.
+	Desired *Desired `json:"desired,omitempty"`
+}
+
+// Desired is the desired state of an extension's owned fields.
+type Desired struct {
+	FirstName          string `json:"first_name"`
+	LastName           string `json:"last_name"`
+	EmailAddress       string `json:"email"`
+	Mobile             string `json:"mobile"`
+	OutboundCallerID   string `json:"outbound_caller_id,omitempty"`
+	SetCallerID        bool   `json:"set_caller_id,omitempty"`
+	Enabled            bool   `json:"enabled"`
+	Department         string `json:"department"`
+	MS365SignInEnabled bool   `json:"sso"`
+	SetSSO             bool   `json:"set_sso,omitempty"`
+	PhotoETag          string `json:"photo_etag,omitempty"`
+}
+
+// Guard says why a plan must not be applied as is.
+type Guard struct {
+	Kind    string `json:"kind"`    // "removal_threshold" or "empty_directory"
+	Message string `json:"message"` // what happened and what to do
+	Count   int    `json:"count"`   // removals planned
+	Limit   int    `json:"limit"`   // the threshold
+}
+
+// Plan is the ordered list of changes. Apply executes exactly a shown plan: Hash
+// ties them.
+type Plan struct {
+	Changes []Change       `json:"changes"`
+	Counts  map[Action]int `json:"counts"`
+	Guard   *Guard         `json:"guard,omitempty"` // nil when the plan may be applied
+	Full    bool           `json:"full"`            // a full reconcile (every directory user), not a delta
+	Created time.Time      `json:"created"`
+	Hash    string         `json:"hash"`
+}
+
+// Link ties a directory user (Entra object id) to a PBX extension. It is never
+// rewritten by a later run except by explicit admin action.
+type Link struct {
+	ObjectID  string    `json:"object_id"`
+	PBXUserID int32     `json:"pbx_user_id"`
+	Number    string    `json:"number"`
+	LeftAt    time.Time `json:"left_at,omitempty"` // when the user left scope (removal grace starts); zero while in scope
+	Disabled  bool      `json:"disabled,omitempty"`
+	PhotoETag string    `json:"photo_etag,omitempty"`
+}
+
+// Settings are the settings the planner reads (store fills them).
+type Settings struct {
+	Scope          string   // all, groups, selected, all-except
+	Selected       []string // object ids or UPNs (selected / all-except)
+	IncludeGuests  bool
+	IncludeUntyped bool
+	ExtStart       string // "" = first free
+	ExtEnd         string // "" = open
+	CallerID       bool
+	Photos         bool
+	PhoneRegion    string // default US
+	Department     string // default "Azure AD"
+	Removal        string // keep, disable, delete
+	RemovalGrace   time.Duration
+	MaxRemovals    string // "10%" or "25"
+	SSOEnabled     bool
+	SSOUsers       string   // all, selected
+	SSOSelected    []string // object ids or UPNs
+}
+
+// Input is everything the planner looks at.
+type Input struct {
+	Directory    []graphclient.User
+	Full         bool                      // Directory is the whole directory (full reconcile)
+	Removed      []graphclient.RemovedUser // delta removals (incremental runs)
+	GroupMembers map[string]bool           // object ids in the chosen groups (scope "groups"), transitive
+	Photos       map[string]string         // object id → photo etag (when users.photos)
+	PBXUsers     []pbxclient.User
+	NumbersInUse []pbxclient.NumberInUse
+	Links        []Link
+	Settings     Settings
+	Now          time.Time
+}
