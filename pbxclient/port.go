@@ -167,6 +167,9 @@ var (
 	// ErrOutcomeUnknown: a write whose reply was lost. It may or may not have
 	// happened; look before trying again.
 	ErrOutcomeUnknown = errors.New("outcome unknown")
+	// ErrUnavailable: the PBX could not be reached, timed out or answered
+	// with a server error (5xx) after the retries; try again later.
+	ErrUnavailable = errors.New("PBX unavailable")
 )
 
 // Error is a failed XAPI call.

@@ -1,0 +1,75 @@
+package pbxclient
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/url"
+	"strconv"
+	"strings"
+)
+
+// quote is an OData string literal: 'O”Brien'.
+func quote(s string) string { return "'" + strings.ReplaceAll(s, "'", "''") + "'" }
+
+// keyLiteral is an OData string literal for use inside a path segment, e.g.
+// Users(Number='100'): quoted, then percent-encoded where a path needs it.
+func keyLiteral(s string) string {
+	return strings.ReplaceAll(url.PathEscape(quote(s)), "%27", "'")
+}
+
+// entity is the path of one entity by integer key: Users(12).
+func entity(set string, id int32) string { return set + "(" + strconv.FormatInt(int64(id), 10) + ")" }
+
+// query builds an OData query string. Values are percent-encoded (spaces as
+// %20, never '+'); the $ of system options is kept.
+type query []string
+
+func (q query) add(key, value string) query {
+	if value == "" {
+		return q
+	}
+	return append(q, key+"="+strings.ReplaceAll(url.QueryEscape(value), "+", "%20"))
+}
+
+func (q query) String() string { return strings.Join(q, "&") }
+
+// collection is an OData collection reply.
+type collection[T any] struct {
+	Value []T `json:"value"`
+}
+
+// listAll reads every page of a collection with $top/$skip, ordered by
+// orderBy for a stable order, until a short page. base holds the other
+// options ($select, $filter, $expand). id returns an item's key, used to
+// notice a server that ignores $skip.
+func listAll[T any](ctx context.Context, x *XAPI, op, path string, base query, orderBy string, id func(T) string) ([]T, error) {
+	var all []T
+	seen := map[string]bool{}
+	top := x.pageSize
+	for skip := 0; ; skip += top {
+		q := append(query{}, base...).add("$orderby", orderBy).
+			add("$top", strconv.Itoa(top)).add("$skip", strconv.Itoa(skip))
+		var page collection[T]
+		if err := x.get(ctx, op, path, q.String(), &page); err != nil {
+			return nil, err
+		}
+		for _, it := range page.Value {
+			k := id(it)
+			if seen[k] {
+				return nil, &Error{Op: op, Kind: ErrUnavailable,
+					Message: fmt.Sprintf("the PBX repeated item %s at $skip=%d: paging is not honoured", k, skip)}
+			}
+			seen[k] = true
+		}
+		all = append(all, page.Value...)
+		if len(page.Value) != top {
+			// A short page ends the list (a longer one means $top was ignored
+			// and everything came at once).
+			return all, nil
+		}
+	}
+}
+
+// rawObject is a JSON object kept as raw values, to send back what was read.
+type rawObject map[string]json.RawMessage
