@@ -1,0 +1,223 @@
+package pbxsim
+
+import (
+	"encoding/json"
+	"net/http"
+	"slices"
+	"strings"
+)
+
+// phoneFields are the Pbx.Contact fields that hold a phone number.
+var phoneFields = []string{"PhoneNumber", "Mobile2", "Home", "Business", "Business2", "BusinessFax", "Other", "Pager"}
+
+func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
+	st := s.st
+	m := c.r.Method
+	switch {
+	case len(segs) == 1 && !segs[0].hasArgs:
+		switch m {
+		case http.MethodGet:
+			return st.listContacts(c, "", "Contacts")
+		case http.MethodPost:
+			body, e := c.jsonBody()
+			if e != nil {
+				return e
+			}
+			ct, e := st.createContact(body, "")
+			if e != nil {
+				return e
+			}
+			c.entity(http.StatusCreated, "Contacts/$entity", nil, wire(contactSchema, ct.id, ct.props))
+		default:
+			methodNotAllowed(c.w, "GET", "POST")
+		}
+		return nil
+	case len(segs) == 1:
+		k, e := parseKey(segs[0].args)
+		if e != nil {
+			return e
+		}
+		if k.byNumber {
+			return &apiError{status: http.StatusNotFound, empty: true}
+		}
+		i := slices.IndexFunc(st.contacts, func(x *contactRec) bool { return x.id == k.id })
+		if i < 0 {
+			return notFound()
+		}
+		ct := st.contacts[i]
+		switch m {
+		case http.MethodGet:
+			q, e := parseQuery(c.r.URL.RawQuery, contactSchema, nil, false)
+			if e != nil {
+				return e
+			}
+			c.entity(http.StatusOK, "Contacts/$entity"+q.contextSuffix(), q, wire(contactSchema, ct.id, ct.props))
+		case http.MethodPatch:
+			body, e := c.jsonBody()
+			if e != nil {
+				return e
+			}
+			vals, e := contactSchema.decode(body)
+			if e != nil {
+				return e
+			}
+			if id, ok := vals["Id"]; ok && int32(asInt(id)) != ct.id {
+				return warning(http.StatusBadRequest, "Id", WarnForbiddenChange)
+			}
+			delete(vals, "Id")
+			props := deepCopy(ct.props).(map[string]any)
+			mergeInto(props, vals)
+			if e := validateContact(props); e != nil {
+				return e
+			}
+			ct.props = props
+			c.w.WriteHeader(http.StatusNoContent)
+		case http.MethodDelete:
+			st.contacts = slices.Delete(st.contacts, i, i+1)
+			c.w.WriteHeader(http.StatusNoContent)
+		default:
+			methodNotAllowed(c.w, "GET", "PATCH", "DELETE")
+		}
+		return nil
+	case len(segs) == 2 && !segs[0].hasArgs:
+		switch segs[1].name {
+		case "Pbx.DeleteContactsById":
+			if segs[1].hasArgs {
+				return notFound()
+			}
+			if m != http.MethodPost {
+				methodNotAllowed(c.w, "POST")
+				return nil
+			}
+			p, e := actionParams(c, "ids")
+			if e != nil {
+				return e
+			}
+			ids, e := readIDs(p["ids"])
+			if e != nil {
+				return e
+			}
+			st.contacts = slices.DeleteFunc(st.contacts, func(x *contactRec) bool { return slices.Contains(ids, x.id) })
+			c.w.WriteHeader(http.StatusNoContent)
+			return nil
+		case "Pbx.GetContactsByNumber":
+			if !segs[1].hasArgs {
+				return notFound()
+			}
+			args, e := parseFuncArgs(segs[1].args, "number")
+			if e != nil {
+				return e
+			}
+			if m != http.MethodGet {
+				methodNotAllowed(c.w, "GET")
+				return nil
+			}
+			if st.userByNumber(args["number"]) == nil {
+				return warning(http.StatusBadRequest, "number", WarnNonExistentExt)
+			}
+			return st.listContacts(c, args["number"], "Collection(Pbx.Contact)")
+		case "Pbx.CreateContactByNumber":
+			if segs[1].hasArgs {
+				return notFound()
+			}
+			if m != http.MethodPost {
+				methodNotAllowed(c.w, "POST")
+				return nil
+			}
+			p, e := actionParams(c, "contact", "number")
+			if e != nil {
+				return e
+			}
+			var number string
+			if p["number"] == nil || json.Unmarshal(p["number"], &number) != nil || number == "" {
+				return warning(http.StatusBadRequest, "number", WarnRequired)
+			}
+			if st.userByNumber(number) == nil {
+				return warning(http.StatusBadRequest, "number", WarnNonExistentExt)
+			}
+			if p["contact"] == nil {
+				return warning(http.StatusBadRequest, "contact", WarnRequired)
+			}
+			obj, e := decodeObject(p["contact"])
+			if e != nil {
+				return e
+			}
+			ct, e := st.createContact(obj, number)
+			if e != nil {
+				return e
+			}
+			c.entity(http.StatusOK, "Contacts/$entity", nil, wire(contactSchema, ct.id, ct.props))
+			return nil
+		}
+	}
+	return &apiError{status: http.StatusNotFound, empty: true}
+}
+
+func (st *state) listContacts(c *reqCtx, owner, ctx string) *apiError {
+	q, e := parseQuery(c.r.URL.RawQuery, contactSchema, nil, true)
+	if e != nil {
+		return e
+	}
+	var rows []map[string]any
+	for _, ct := range st.contacts {
+		if ct.owner == owner {
+			rows = append(rows, wire(contactSchema, ct.id, ct.props))
+		}
+	}
+	c.collection(ctx, q, rows)
+	return nil
+}
+
+// validateContact applies 3CX's phonebook rules: a first name, last name or
+// company, and at least one phone number.
+func validateContact(p map[string]any) *apiError {
+	if strings.TrimSpace(asString(p["FirstName"])) == "" && strings.TrimSpace(asString(p["LastName"])) == "" &&
+		strings.TrimSpace(asString(p["CompanyName"])) == "" {
+		return warning(http.StatusBadRequest, "FirstName", WarnContactName)
+	}
+	if !slices.ContainsFunc(phoneFields, func(f string) bool { return strings.TrimSpace(asString(p[f])) != "" }) {
+		return warning(http.StatusBadRequest, "PhoneNumber", WarnContactPhone)
+	}
+	return nil
+}
+
+// createContact adds a company contact (owner "") or a personal contact of
+// the extension owner, within the department's quota: the default
+// department's DepartmentContactsMaxCount for the company phonebook, the
+// owner's primary department's PersonalContactsMaxCount for a personal one
+// (0 means no limit).
+func (st *state) createContact(body map[string]json.RawMessage, owner string) (*contactRec, *apiError) {
+	vals, e := contactSchema.decode(body)
+	if e != nil {
+		return nil, e
+	}
+	if id, ok := vals["Id"]; ok && asInt(id) != 0 {
+		return nil, warning(http.StatusBadRequest, "Id", WarnInvalid)
+	}
+	delete(vals, "Id")
+	if v, ok := vals["ContactType"]; !ok || v == nil {
+		vals["ContactType"] = "3CX"
+	}
+	if e := validateContact(vals); e != nil {
+		return nil, e
+	}
+	limit := st.defaultGroup().quota("DepartmentContactsMaxCount")
+	if owner != "" {
+		limit = st.primaryGroup(st.userByNumber(owner)).quota("PersonalContactsMaxCount")
+	}
+	if limit > 0 {
+		n := 0
+		for _, ct := range st.contacts {
+			if ct.owner == owner {
+				n++
+			}
+		}
+		if n >= limit {
+			return nil, warning(http.StatusBadRequest, "", WarnLimitReached)
+		}
+	}
+	ct := &contactRec{id: st.nextContact, owner: owner, props: vals}
+	st.nextContact++
+	st.contacts = append(st.contacts, ct)
+	return ct, nil
+}

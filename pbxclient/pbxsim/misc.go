@@ -1,0 +1,116 @@
+package pbxsim
+
+import (
+	"net/http"
+	"slices"
+)
+
+// serveM365 serves the Microsoft365Integration singleton. PATCH merges
+// complex values (AdUsers, SharedMailboxesSync) property by property, the
+// OData 4.01 rule for complex properties in a PATCH.
+func (s *Sim) serveM365(c *reqCtx, segs []segment) *apiError {
+	if len(segs) != 1 || segs[0].hasArgs {
+		return &apiError{status: http.StatusNotFound, empty: true}
+	}
+	switch c.r.Method {
+	case http.MethodGet:
+		q, e := parseQuery(c.r.URL.RawQuery, m365Schema, nil, false)
+		if e != nil {
+			return e
+		}
+		c.entity(http.StatusOK, "Microsoft365Integration"+q.contextSuffix(), q, deepCopy(s.st.m365).(map[string]any))
+	case http.MethodPatch:
+		body, e := c.jsonBody()
+		if e != nil {
+			return e
+		}
+		vals, e := m365Schema.decode(body)
+		if e != nil {
+			return e
+		}
+		if id, ok := vals["Id"]; ok && asInt(id) != asInt(s.st.m365["Id"]) {
+			return warning(http.StatusBadRequest, "Id", WarnForbiddenChange)
+		}
+		mergeInto(s.st.m365, vals)
+	default:
+		methodNotAllowed(c.w, "GET", "PATCH")
+	}
+	if c.r.Method == http.MethodPatch {
+		c.w.WriteHeader(http.StatusNoContent)
+	}
+	return nil
+}
+
+// numberedKinds maps an entity set to its kind and schema.
+var numberedKinds = map[string]struct {
+	kind string
+	sc   *schema
+}{
+	"Queues":        {"Queue", queueSchema},
+	"RingGroups":    {"RingGroup", ringGroupSchema},
+	"Receptionists": {"IVR", receptionistSchema},
+	"Parkings":      {"Parking", parkingSchema},
+}
+
+// serveNumbered serves the read side of Queues, RingGroups, Receptionists
+// and Parkings (seeded by the test; the simulator does not create them over
+// the API).
+func (s *Sim) serveNumbered(c *reqCtx, segs []segment) *apiError {
+	set := segs[0].name
+	nk := numberedKinds[set]
+	if len(segs) != 1 {
+		return &apiError{status: http.StatusNotFound, empty: true}
+	}
+	if c.r.Method != http.MethodGet {
+		methodNotAllowed(c.w, "GET")
+		return nil
+	}
+	navs := map[string]*navInfo{"Groups": userGroupNav}
+	if !segs[0].hasArgs {
+		q, e := parseQuery(c.r.URL.RawQuery, nk.sc, navs, true)
+		if e != nil {
+			return e
+		}
+		var rows []map[string]any
+		for _, n := range s.st.numbered {
+			if n.kind == nk.kind {
+				rows = append(rows, s.st.numberedWire(n, nk.sc, q))
+			}
+		}
+		c.collection(set, q, rows)
+		return nil
+	}
+	k, e := parseKey(segs[0].args)
+	if e != nil {
+		return e
+	}
+	i := slices.IndexFunc(s.st.numbered, func(n *numberedRec) bool {
+		return n.kind == nk.kind && ((k.byNumber && n.props["Number"] == k.number) || (!k.byNumber && n.id == k.id))
+	})
+	if i < 0 {
+		return notFound()
+	}
+	q, e := parseQuery(c.r.URL.RawQuery, nk.sc, navs, false)
+	if e != nil {
+		return e
+	}
+	c.entity(http.StatusOK, set+"/$entity"+q.contextSuffix(), q, s.st.numberedWire(s.st.numbered[i], nk.sc, q))
+	return nil
+}
+
+func (st *state) numberedWire(n *numberedRec, sc *schema, q *queryOpts) map[string]any {
+	row := wire(sc, n.id, n.props)
+	if q.isExpanded("Groups") {
+		d := st.defaultGroup()
+		sub := q.expanded("Groups")
+		m := map[string]any{
+			"Id": int64(0), "GroupId": int64(d.id), "Name": d.name(), "Number": n.props["Number"],
+			"MemberName": n.props["Name"], "Type": n.kind, "CanDelete": true, "Tags": []any{}, "TranscriptionMode": nil,
+		}
+		if sub.isExpanded("Rights") {
+			m["Rights"] = deepCopy(d.rights["users"])
+		}
+		row["Groups"] = []any{project(m, sub.selectsOrNil(), sub)}
+	}
+	return row
+}

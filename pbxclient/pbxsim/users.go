@@ -1,0 +1,440 @@
+package pbxsim
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"regexp"
+	"slices"
+)
+
+var (
+	rightsNav    = &navInfo{schema: rightsSchema}
+	userGroupNav = &navInfo{schema: userGroupSchema, navs: map[string]*navInfo{"Rights": rightsNav, "GroupRights": rightsNav}}
+	emptyNav     = &navInfo{schema: newSchema("Pbx.Item", map[string]prop{"Id": {kind: kKey}})}
+	userNavs     = map[string]*navInfo{
+		"Groups":               userGroupNav,
+		"ForwardingProfiles":   {schema: forwardingProfileSchema},
+		"ForwardingExceptions": emptyNav, "Greetings": emptyNav, "Phones": emptyNav,
+	}
+	numberRe = regexp.MustCompile(`^[0-9]{2,10}$`)
+	emailRe  = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s.]+$`)
+	pinRe    = regexp.MustCompile(`^[0-9]{4,10}$`)
+)
+
+func (s *Sim) serveUsers(c *reqCtx, segs []segment) *apiError {
+	st := s.st
+	m := c.r.Method
+	switch {
+	case len(segs) == 1 && !segs[0].hasArgs:
+		switch m {
+		case http.MethodGet:
+			q, e := parseQuery(c.r.URL.RawQuery, userSchema, userNavs, true)
+			if e != nil {
+				return e
+			}
+			var rows []map[string]any
+			for _, u := range st.sortedUsers() {
+				rows = append(rows, st.userWire(u, q))
+			}
+			c.collection("Users", q, rows)
+		case http.MethodPost:
+			body, e := c.jsonBody()
+			if e != nil {
+				return e
+			}
+			u, e := st.createUser(body, false)
+			if e != nil {
+				return e
+			}
+			c.entity(http.StatusCreated, "Users/$entity", nil, st.userWire(u, nil))
+		default:
+			methodNotAllowed(c.w, "GET", "POST")
+		}
+		return nil
+	case len(segs) == 1:
+		k, e := parseKey(segs[0].args)
+		if e != nil {
+			return e
+		}
+		var u *userRec
+		if k.byNumber {
+			u = st.userByNumber(k.number)
+			if m != http.MethodGet {
+				methodNotAllowed(c.w, "GET")
+				return nil
+			}
+		} else {
+			u = st.users[k.id]
+		}
+		if u == nil {
+			return notFound()
+		}
+		switch m {
+		case http.MethodGet:
+			q, e := parseQuery(c.r.URL.RawQuery, userSchema, userNavs, false)
+			if e != nil {
+				return e
+			}
+			c.entity(http.StatusOK, "Users/$entity"+q.contextSuffix(), q, st.userWire(u, q))
+		case http.MethodPatch:
+			body, e := c.jsonBody()
+			if e != nil {
+				return e
+			}
+			if e := st.patchUser(u, body); e != nil {
+				return e
+			}
+			c.w.WriteHeader(http.StatusNoContent)
+		case http.MethodDelete:
+			st.deleteUser(u)
+			c.w.WriteHeader(http.StatusNoContent)
+		default:
+			methodNotAllowed(c.w, "GET", "PATCH", "DELETE")
+		}
+		return nil
+	case len(segs) == 2 && !segs[0].hasArgs:
+		switch segs[1].name {
+		case "Pbx.BatchDelete":
+			if segs[1].hasArgs {
+				return notFound()
+			}
+			if m != http.MethodPost {
+				methodNotAllowed(c.w, "POST")
+				return nil
+			}
+			p, e := actionParams(c, "ids")
+			if e != nil {
+				return e
+			}
+			ids, e := readIDs(p["ids"])
+			if e != nil {
+				return e
+			}
+			errs := []any{}
+			for _, id := range ids {
+				u := st.users[id]
+				if u == nil {
+					errs = append(errs, map[string]any{"ExtensionNumber": "", "Error": WarnNotFound})
+					continue
+				}
+				st.deleteUser(u)
+			}
+			writeJSON(c.w, http.StatusOK, map[string]any{"@odata.context": c.context("Collection(Pbx.UserDeleteError)"), "value": errs})
+			return nil
+		case "Pbx.GetFirstAvailableExtensionNumber":
+			if !segs[1].hasArgs || segs[1].args != "" {
+				return notFound()
+			}
+			if m != http.MethodGet {
+				methodNotAllowed(c.w, "GET")
+				return nil
+			}
+			n, ok := st.firstFreeNumber()
+			if !ok {
+				return warning(http.StatusBadRequest, "", WarnNoMoreNumbers)
+			}
+			writeJSON(c.w, http.StatusOK, map[string]any{"@odata.context": c.context("Pbx.FirstAvailableNumber"), "Number": n})
+			return nil
+		}
+	case len(segs) == 2:
+		k, e := parseKey(segs[0].args)
+		if e != nil || k.byNumber {
+			return notFound()
+		}
+		u := st.users[k.id]
+		if u == nil {
+			return notFound()
+		}
+		if m != http.MethodGet {
+			methodNotAllowed(c.w, "GET")
+			return nil
+		}
+		ctx := fmt.Sprintf("Users(%d)/%s", u.id, segs[1].name)
+		switch {
+		case segs[1].name == "Groups" && !segs[1].hasArgs:
+			q, e := parseQuery(c.r.URL.RawQuery, userGroupSchema, userGroupNav.navs, true)
+			if e != nil {
+				return e
+			}
+			var rows []map[string]any
+			for _, mem := range u.groups {
+				rows = append(rows, st.membershipWire(u, mem, &queryOpts{expand: q.expand, top: -1, skip: -1}))
+			}
+			c.collection(ctx, q, rows)
+			return nil
+		case segs[1].name == "ForwardingProfiles" && !segs[1].hasArgs:
+			q, e := parseQuery(c.r.URL.RawQuery, forwardingProfileSchema, nil, true)
+			if e != nil {
+				return e
+			}
+			var rows []map[string]any
+			for _, p := range u.profiles {
+				rows = append(rows, wire(forwardingProfileSchema, p.id, p.props))
+			}
+			c.collection(ctx, q, rows)
+			return nil
+		case segs[1].name == "Pbx.HasDuplicatedEmail" && segs[1].hasArgs && segs[1].args == "":
+			dup := st.emailOwner(u.email(), u.id) != nil
+			writeJSON(c.w, http.StatusOK, map[string]any{"@odata.context": c.context("Edm.Boolean"), "value": dup})
+			return nil
+		}
+	}
+	return &apiError{status: http.StatusNotFound, empty: true}
+}
+
+// clone copies a user record so a write can be validated before it commits.
+func (u *userRec) clone() *userRec {
+	cp := &userRec{id: u.id, props: deepCopy(u.props).(map[string]any)}
+	cp.groups = append([]memberRec(nil), u.groups...)
+	for _, p := range u.profiles {
+		cp.profiles = append(cp.profiles, profileRec{id: p.id, props: deepCopy(p.props).(map[string]any)})
+	}
+	return cp
+}
+
+// createUser validates and stores a new user. seeding bypasses the licence
+// limit and the EmailAddress rule (imported legacy data can hold duplicate
+// addresses; 3CX has HasDuplicatedEmail for them).
+func (st *state) createUser(body map[string]json.RawMessage, seeding bool) (*userRec, *apiError) {
+	vals, e := userSchema.decode(body)
+	if e != nil {
+		return nil, e
+	}
+	if id, ok := vals["Id"]; ok && asInt(id) != 0 {
+		return nil, warning(http.StatusBadRequest, "Id", WarnInvalid)
+	}
+	if !seeding && st.maxUsers > 0 && len(st.users) >= st.maxUsers {
+		return nil, warning(http.StatusBadRequest, "", WarnLimitReached)
+	}
+	number, given := vals["Number"]
+	if !given || number == nil {
+		n, ok := st.firstFreeNumber()
+		if !ok {
+			return nil, warning(http.StatusBadRequest, "Number", WarnNoMoreNumbers)
+		}
+		number = n
+	}
+	num := number.(string)
+	if num == "" {
+		return nil, warning(http.StatusBadRequest, "Number", WarnEmptyString)
+	}
+	if !numberRe.MatchString(num) {
+		return nil, warning(http.StatusBadRequest, "Number", WarnInvalid)
+	}
+	if _, taken := st.numbers[num]; taken {
+		return nil, warning(http.StatusBadRequest, "Number", WarnAlreadyInUse)
+	}
+	saved := st.counters()
+	u := st.newUserRec(num)
+	delete(vals, "Id")
+	delete(vals, "Number")
+	if _, ok := vals["Groups"]; !ok {
+		vals["Groups"] = json.RawMessage("[]")
+	}
+	nu, e := st.applyUser(u, vals, seeding)
+	if e != nil {
+		st.restore(saved) // nothing was created: no Id is used up
+		return nil, e
+	}
+	st.users[nu.id] = nu
+	st.numbers[num] = "Extension"
+	return nu, nil
+}
+
+// patchUser applies a partial update: all or nothing.
+func (st *state) patchUser(u *userRec, body map[string]json.RawMessage) *apiError {
+	vals, e := userSchema.decode(body)
+	if e != nil {
+		return e
+	}
+	if id, ok := vals["Id"]; ok && int32(asInt(id)) != u.id {
+		return warning(http.StatusBadRequest, "Id", WarnForbiddenChange)
+	}
+	if n, ok := vals["Number"]; ok && n != u.props["Number"] {
+		return warning(http.StatusBadRequest, "Number", WarnForbiddenChange)
+	}
+	delete(vals, "Id")
+	delete(vals, "Number")
+	saved := st.counters()
+	nu, e := st.applyUser(u.clone(), vals, false)
+	if e != nil {
+		st.restore(saved)
+		return e
+	}
+	st.users[u.id] = nu
+	return nil
+}
+
+// applyUser validates vals and applies them to u (a fresh or cloned record).
+func (st *state) applyUser(u *userRec, vals map[string]any, seeding bool) (*userRec, *apiError) {
+	if v, ok := vals["EmailAddress"]; ok {
+		email := asString(v)
+		if email != "" && !emailRe.MatchString(email) {
+			return nil, warning(http.StatusBadRequest, "EmailAddress", WarnInvalid)
+		}
+		if !seeding && st.emailOwner(email, u.id) != nil {
+			return nil, warning(http.StatusBadRequest, "EmailAddress", WarnAlreadyInUse)
+		}
+		vals["EmailAddress"] = email
+	}
+	if v, ok := vals["VMPIN"]; ok && v != nil && !pinRe.MatchString(v.(string)) {
+		return nil, warning(http.StatusBadRequest, "VMPIN", WarnInvalidPIN)
+	}
+	if raw, ok := vals["ForwardingProfiles"]; ok {
+		if e := st.applyProfiles(u, raw.(json.RawMessage)); e != nil {
+			return nil, e
+		}
+	}
+	if v, ok := vals["CurrentProfileName"]; ok {
+		if !slices.ContainsFunc(u.profiles, func(p profileRec) bool { return v != nil && p.props["Name"] == v }) {
+			return nil, warning(http.StatusBadRequest, "CurrentProfileName", WarnInvalid)
+		}
+	}
+	for _, n := range []string{"ForwardingExceptions", "Greetings", "Phones"} {
+		if raw, ok := vals[n]; ok {
+			var list []json.RawMessage
+			if json.Unmarshal(raw.(json.RawMessage), &list) != nil || len(list) > 0 {
+				return nil, bodyError("The simulator does not model %s; send it empty or not at all.", n)
+			}
+		}
+	}
+	if raw, ok := vals["Groups"]; ok {
+		if e := st.applyGroups(u, raw.(json.RawMessage)); e != nil {
+			return nil, e
+		}
+	}
+	for k, v := range vals {
+		switch k {
+		case "Groups", "ForwardingProfiles", "ForwardingExceptions", "Greetings", "Phones", "DisplayName", "IsRegistered":
+			// navigation properties are applied above; DisplayName is
+			// computed and IsRegistered reflects phones, so writes are ignored.
+		default:
+			u.props[k] = v
+		}
+	}
+	if pg, ok := vals["PrimaryGroupId"]; ok && pg != nil {
+		if !slices.ContainsFunc(u.groups, func(m memberRec) bool { return int64(m.groupID) == asInt(pg) }) {
+			return nil, warning(http.StatusBadRequest, "PrimaryGroupId", WarnInvalid)
+		}
+	}
+	if pg := int32(asInt(u.props["PrimaryGroupId"])); !slices.ContainsFunc(u.groups, func(m memberRec) bool { return m.groupID == pg }) {
+		u.props["PrimaryGroupId"] = int64(u.groups[0].groupID)
+	}
+	u.props["DisplayName"] = displayName(asString(u.props["FirstName"]), asString(u.props["LastName"]))
+	return u, nil
+}
+
+// applyGroups replaces the user's memberships with the list in raw. An
+// entry names its department by GroupId and its role by Rights.RoleName
+// (default: the current role in that department, else users). An empty list
+// puts the user back into DEFAULT as users, since every extension belongs to
+// a department.
+func (st *state) applyGroups(u *userRec, raw json.RawMessage) *apiError {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return bodyError("The property 'Groups' must be an array of Pbx.UserGroup.")
+	}
+	var out []memberRec
+	for _, item := range list {
+		obj, e := decodeObject(item)
+		if e != nil {
+			return bodyError("Each entry of 'Groups' must be a Pbx.UserGroup object.")
+		}
+		v, e := userGroupSchema.decode(obj)
+		if e != nil {
+			return e
+		}
+		gid, ok := v["GroupId"]
+		if !ok || gid == nil {
+			return warning(http.StatusBadRequest, "GroupId", WarnRequired)
+		}
+		g := st.groupByID(int32(asInt(gid)))
+		if g == nil {
+			return warning(http.StatusBadRequest, "GroupId", WarnNotFound)
+		}
+		if slices.ContainsFunc(out, func(m memberRec) bool { return m.groupID == g.id }) {
+			return warning(http.StatusBadRequest, "Groups", WarnDuplicate)
+		}
+		mem := memberRec{groupID: g.id, role: "users"}
+		if i := slices.IndexFunc(u.groups, func(m memberRec) bool { return m.groupID == g.id }); i >= 0 {
+			mem = u.groups[i]
+		} else {
+			mem.id = st.nextMember
+			st.nextMember++
+		}
+		if r, ok := v["Rights"].(map[string]any); ok {
+			role := asString(r["RoleName"])
+			if !contains(roleNames, role) {
+				return warning(http.StatusBadRequest, "RoleName", WarnInvalid)
+			}
+			mem.role = role
+		}
+		out = append(out, mem)
+	}
+	if len(out) == 0 {
+		g := st.defaultGroup()
+		mem := memberRec{groupID: g.id, role: "users"}
+		if i := slices.IndexFunc(u.groups, func(m memberRec) bool { return m.groupID == g.id }); i >= 0 {
+			mem = u.groups[i]
+		} else {
+			mem.id = st.nextMember
+			st.nextMember++
+		}
+		out = append(out, mem)
+	}
+	u.groups = out
+	return nil
+}
+
+// applyProfiles updates forwarding profiles named by Id or Name; the Name of
+// a profile cannot change.
+func (st *state) applyProfiles(u *userRec, raw json.RawMessage) *apiError {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return bodyError("The property 'ForwardingProfiles' must be an array of Pbx.ForwardingProfile.")
+	}
+	for _, item := range list {
+		obj, e := decodeObject(item)
+		if e != nil {
+			return bodyError("Each entry of 'ForwardingProfiles' must be a Pbx.ForwardingProfile object.")
+		}
+		v, e := forwardingProfileSchema.decode(obj)
+		if e != nil {
+			return e
+		}
+		i := -1
+		if id, ok := v["Id"]; ok && id != nil {
+			i = slices.IndexFunc(u.profiles, func(p profileRec) bool { return int64(p.id) == asInt(id) })
+		} else if name, ok := v["Name"]; ok {
+			i = slices.IndexFunc(u.profiles, func(p profileRec) bool { return p.props["Name"] == name })
+		}
+		if i < 0 {
+			return warning(http.StatusBadRequest, "ForwardingProfiles", WarnNotFound)
+		}
+		if name, ok := v["Name"]; ok && name != u.profiles[i].props["Name"] {
+			return warning(http.StatusBadRequest, "Name", WarnForbiddenChange)
+		}
+		delete(v, "Id")
+		mergeInto(u.profiles[i].props, v)
+	}
+	return nil
+}
+
+// counters are the id sequences, saved so a refused write uses up no ids
+// and a run with refused writes ends in the same state as one without.
+type counters struct{ dn, member, profile, contact int32 }
+
+func (st *state) counters() counters {
+	return counters{st.nextDN, st.nextMember, st.nextProfile, st.nextContact}
+}
+
+func (st *state) restore(c counters) {
+	st.nextDN, st.nextMember, st.nextProfile, st.nextContact = c.dn, c.member, c.profile, c.contact
+}
+
+func (st *state) deleteUser(u *userRec) {
+	delete(st.users, u.id)
+	delete(st.numbers, u.number())
+	st.contacts = slices.DeleteFunc(st.contacts, func(c *contactRec) bool { return c.owner == u.number() })
+}
