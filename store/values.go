@@ -81,21 +81,21 @@ var daysRe = regexp.MustCompile(`^(\d+)d(.*)$`)
 // parseDuration reads a Go duration (30s, 5m, 1h30m), or with days, a
 // number of days optionally followed by a Go duration (7d, 1d12h).
 func parseDuration(s string, days bool) (time.Duration, error) {
-	s = strings.TrimSpace(s)
+	s = strings.ToLower(strings.TrimSpace(s))
 	form := "use a Go duration like 30s, 5m or 1h"
 	if days {
 		form = "use a Go duration like 30s, 5m or 1h, or days like 7d"
 	}
 	var d time.Duration
-	rest := s
+	rest, hasDays := s, false
 	if m := daysRe.FindStringSubmatch(s); days && m != nil {
 		n, err := strconv.Atoi(m[1])
 		if err != nil || n > 36500 {
 			return 0, fmt.Errorf("%q is not a duration: %s", s, form)
 		}
-		d, rest = time.Duration(n)*24*time.Hour, m[2]
+		d, rest, hasDays = time.Duration(n)*24*time.Hour, m[2], true
 	}
-	if rest != "" || d == 0 {
+	if rest != "" || !hasDays {
 		r, err := time.ParseDuration(rest)
 		if err != nil {
 			return 0, fmt.Errorf("%q is not a duration: %s", s, form)
