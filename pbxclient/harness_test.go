@@ -64,3 +64,15 @@ func apiRequests(s *pbxsim.Sim, method, prefix string) []pbxsim.Request {
 	}
 	return out
 }
+
+// eventually polls cond for up to 2s: the simulator logs a request when its
+// handler returns, which for an abandoned request is a little after the
+// client gave up.
+func eventually(cond func() bool) bool {
+	for deadline := time.Now().Add(2 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}

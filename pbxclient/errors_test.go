@@ -1,0 +1,113 @@
+package pbxclient
+
+import (
+	"errors"
+	"net/http"
+	"strings"
+	"testing"
+
+	"github.com/pbx365/pbx365/pbxclient/pbxsim"
+)
+
+// TestTypedErrorsFor3CXRules checks that each rule the PBX enforces comes
+// back as the error kind callers act on, with 3CX's field and warning key.
+func TestTypedErrorsFor3CXRules(t *testing.T) {
+	s := newSim(t, pbxsim.Options{MaxUsers: 3})
+	x := newClient(t, s, nil)
+	ctx := ctxT(t)
+	if _, err := s.AddQueue("500", "Support"); err != nil {
+		t.Fatal(err)
+	}
+	u, err := x.CreateUser(ctx, NewUser{Number: "100", FirstName: "Ann", EmailAddress: "ann@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	check := func(name string, err error, kind error, field, warning string) {
+		t.Helper()
+		var e *Error
+		if !errors.As(err, &e) || !errors.Is(err, kind) || e.Field != field || e.Warning != warning {
+			t.Errorf("%s: got %#v (%v), want kind %v field %q warning %q", name, e, err, kind, field, warning)
+		}
+	}
+
+	_, err = x.CreateUser(ctx, NewUser{Number: "101", FirstName: "Other", EmailAddress: "ANN@Example.COM"})
+	check("duplicate email in another case", err, ErrAlreadyInUse, "EmailAddress", "WARNINGS.XAPI.ALREADY_IN_USE")
+
+	email := "Ann@EXAMPLE.com"
+	u2, err := x.CreateUser(ctx, NewUser{Number: "102", FirstName: "Bob", EmailAddress: "bob@example.com"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = x.UpdateUser(ctx, u2.ID, UserPatch{EmailAddress: &email})
+	check("duplicate email on PATCH", err, ErrAlreadyInUse, "EmailAddress", "WARNINGS.XAPI.ALREADY_IN_USE")
+
+	_, err = x.CreateUser(ctx, NewUser{Number: "500", FirstName: "Q", EmailAddress: "q@example.com"})
+	check("number of a queue", err, ErrAlreadyInUse, "Number", "WARNINGS.XAPI.ALREADY_IN_USE")
+
+	_, err = x.CreateUser(ctx, NewUser{Number: "100", FirstName: "Dup", EmailAddress: "dup@example.com"})
+	check("number of a user", err, ErrAlreadyInUse, "Number", "WARNINGS.XAPI.ALREADY_IN_USE")
+
+	// Port has no way to change a number; send the PATCH a buggy caller would.
+	err = x.patch(ctx, "change number", entity("Users", u.ID), map[string]string{"Number": "199"})
+	check("number change", err, ErrForbiddenChange, "Number", "WARNINGS.XAPI.FORBIDDEN_CHANGE")
+
+	if _, err := x.CreateUser(ctx, NewUser{Number: "103", FirstName: "C", EmailAddress: "c@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	_, err = x.CreateUser(ctx, NewUser{Number: "104", FirstName: "D", EmailAddress: "d@example.com"})
+	if !errors.Is(err, ErrLimitReached) {
+		t.Errorf("licence limit: %v", err)
+	}
+
+	_, err = x.CreateCompanyContact(ctx, Contact{PhoneNumber: "+15550001"})
+	check("contact without a name", err, ErrValidation, "FirstName", "WARNINGS.CONTACTS_SPECIFY_NAME_SURNAME_COMPANY")
+	if e := (*Error)(nil); errors.As(err, &e) && e.Status != http.StatusBadRequest {
+		t.Errorf("contact status %d", e.Status)
+	}
+	_, err = x.CreatePersonalContact(ctx, "100", Contact{FirstName: "No Number"})
+	if !errors.Is(err, ErrValidation) || !strings.Contains(err.Error(), "WARNINGS.CONTACTS_SPECIFY_PHONE_NUMBER") {
+		t.Errorf("contact without a number: %v", err)
+	}
+
+	name := "Zed"
+	if err := x.UpdateUser(ctx, 9999, UserPatch{FirstName: &name}); !errors.Is(err, ErrNotFound) {
+		t.Errorf("patch of a missing user: %v", err)
+	}
+
+	if err := s.SetClientRole("managers"); err != nil {
+		t.Fatal(err)
+	}
+	err = x.UpdateUser(ctx, u.ID, UserPatch{FirstName: &name})
+	if !errors.Is(err, ErrForbidden) {
+		t.Errorf("write with a read-only role: %v", err)
+	}
+	if _, err := x.ListUsers(ctx); err != nil {
+		t.Errorf("read with a read-only role: %v", err)
+	}
+}
+
+func TestBadCredentialsNameTheSettings(t *testing.T) {
+	s := newSim(t, pbxsim.Options{})
+	x := newClient(t, s, func(c *Config) { c.Secret = "wrong" })
+	_, err := x.ListUsers(ctxT(t))
+	if !errors.Is(err, ErrAuth) || !strings.Contains(err.Error(), "pbx.client_id") || !strings.Contains(err.Error(), "pbx.secret") {
+		t.Fatalf("got %v", err)
+	}
+	if strings.Contains(err.Error(), "wrong") {
+		t.Fatal("the secret is in the error")
+	}
+	// Refused credentials are not retried.
+	if n := s.RequestCount(http.MethodPost, "/connect/token"); n != 1 {
+		t.Fatalf("%d token requests", n)
+	}
+}
+
+func TestUntrustedCertificateNamesCAFile(t *testing.T) {
+	s := newSim(t, pbxsim.Options{})
+	x := newClient(t, s, func(c *Config) { c.CAPEM = nil; c.Retries = -1 })
+	_, err := x.Version(ctxT(t))
+	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "pbx.ca_file") {
+		t.Fatalf("got %v", err)
+	}
+}
