@@ -177,3 +177,15 @@ func (s *Sim) ResetRequests() {
 	s.log = nil
 	s.fmu.Unlock()
 }
+
+// PendingFaults is how many faulted requests the queued faults still hold
+// (the failure rate not counted).
+func (s *Sim) PendingFaults() int {
+	s.fmu.Lock()
+	defer s.fmu.Unlock()
+	n := 0
+	for _, f := range s.faults {
+		n += f.Count
+	}
+	return n
+}

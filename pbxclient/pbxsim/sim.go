@@ -273,7 +273,12 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	isControl := strings.HasPrefix(r.URL.Path, "/_sim/")
 	cw := &captureWriter{ResponseWriter: w}
-	defer func() {
+	logged := false
+	finish := func() {
+		if logged {
+			return
+		}
+		logged = true
 		rec.Status = cw.status
 		rec.Duration = time.Since(start)
 		if !isControl {
@@ -284,7 +289,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if s.opts.Logger != nil {
 			s.opts.Logger.Debug("pbxsim request", "method", rec.Method, "path", rec.Path, "status", rec.Status, "fault", rec.Fault)
 		}
-	}()
+	}
+	cw.onHeader = finish
+	defer finish()
 	if isControl {
 		s.serveControl(cw, r, body)
 		return
@@ -325,6 +332,7 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			// Perform the request in full, then drop the connection so the
 			// client never sees the reply.
 			s.serveAPI(newDiscardWriter(), r, body)
+			finish() // logged before the client can notice the broken connection
 			abortConnection(w)
 		}
 	default:
@@ -351,22 +359,28 @@ func truncate(s string, n int) string {
 	return s[:n]
 }
 
-// captureWriter remembers the status written.
+// captureWriter remembers the status written and calls onHeader before
+// the status reaches the client, so the request log is complete by the time
+// the client has its answer.
 type captureWriter struct {
 	http.ResponseWriter
-	status int
+	status   int
+	onHeader func()
 }
 
 func (c *captureWriter) WriteHeader(code int) {
 	if c.status == 0 {
 		c.status = code
+		if c.onHeader != nil {
+			c.onHeader()
+		}
 	}
 	c.ResponseWriter.WriteHeader(code)
 }
 
 func (c *captureWriter) Write(b []byte) (int, error) {
 	if c.status == 0 {
-		c.status = http.StatusOK
+		c.WriteHeader(http.StatusOK)
 	}
 	return c.ResponseWriter.Write(b)
 }
