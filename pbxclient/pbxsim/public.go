@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"os"
 	"slices"
 	"strings"
 )
@@ -300,8 +301,8 @@ func (s *Sim) SetMaxUsers(n int) {
 func (s *Sim) addNumbered(kind, number, name string) (int32, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !numberRe.MatchString(number) {
-		return 0, fmt.Errorf("pbxsim: add %s: number %q must be 2 to 10 digits", kind, number)
+	if !objectNumberRe.MatchString(number) {
+		return 0, fmt.Errorf("pbxsim: add %s: number %q must be 2 to 10 letters or digits (e.g. 800, SP0)", kind, number)
 	}
 	if owner, taken := s.st.numbers[number]; taken {
 		return 0, fmt.Errorf("pbxsim: add %s: number %s is already used by a %s", kind, number, owner)
@@ -571,4 +572,45 @@ func (s *Sim) NumberedObjects() []Numbered {
 		out = append(out, Numbered{ID: n.id, Kind: n.kind, Number: asString(n.props["Number"]), Name: asString(n.props["Name"])})
 	}
 	return out
+}
+
+// SeedDemo makes a plausible small PBX for the demo: departments Sales and
+// Support, queue 800, ring group 801, IVR 802, parking SP0, custom profile
+// names Lunch and Business Trip, an operator on 100, and one enabled
+// extension per address in matchEmails whose EmailAddress is that address in
+// another letter case (so pbx365 adopts rather than duplicates them).
+func (s *Sim) SeedDemo(matchEmails ...string) error {
+	for _, d := range []string{"Sales", "Support"} {
+		if _, err := s.AddDepartment(d); err != nil {
+			return err
+		}
+	}
+	for _, f := range []func() (int32, error){
+		func() (int32, error) { return s.AddQueue("800", "Sales queue") },
+		func() (int32, error) { return s.AddRingGroup("801", "Reception") },
+		func() (int32, error) { return s.AddIVR("802", "Main menu") },
+		func() (int32, error) { return s.AddParking("SP0") },
+		func() (int32, error) {
+			return s.AddUser(User{Number: "100", FirstName: "Operator", EmailAddress: "operator@pbx.example", Enabled: true,
+				Groups: []Membership{{GroupName: "DEFAULT", Role: "system_owners"}}})
+		},
+	} {
+		if _, err := f(); err != nil {
+			return fmt.Errorf("seed demo: %w", err)
+		}
+	}
+	s.SetProfileNames("Lunch", "Business Trip")
+	if _, err := s.SeedExtensions(len(matchEmails), matchEmails...); err != nil {
+		return fmt.Errorf("seed demo: %w", err)
+	}
+	return nil
+}
+
+// WriteCAFile writes the CA certificate (public, mode 0644) for clients
+// such as pbx365's pbx.ca_file.
+func (s *Sim) WriteCAFile(path string) error {
+	if err := os.WriteFile(path, s.caPEM, 0o644); err != nil {
+		return fmt.Errorf("pbxsim: write CA file: %w", err)
+	}
+	return nil
 }

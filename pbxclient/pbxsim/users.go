@@ -17,9 +17,10 @@ var (
 		"ForwardingProfiles":   {schema: forwardingProfileSchema},
 		"ForwardingExceptions": emptyNav, "Greetings": emptyNav, "Phones": emptyNav,
 	}
-	numberRe = regexp.MustCompile(`^[0-9]{2,10}$`)
-	emailRe  = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s.]+$`)
-	pinRe    = regexp.MustCompile(`^[0-9]{4,10}$`)
+	numberRe       = regexp.MustCompile(`^[0-9]{2,10}$`)
+	objectNumberRe = regexp.MustCompile(`^[A-Za-z0-9]{2,10}$`)
+	emailRe        = regexp.MustCompile(`^[^@\s]+@[^@\s]+\.[^@\s.]+$`)
+	pinRe          = regexp.MustCompile(`^[0-9]{4,10}$`)
 )
 
 func (s *Sim) serveUsers(c *reqCtx, segs []segment) *apiError {
