@@ -45,6 +45,7 @@
 // "users/{id}" (users delta reads these), "users/{id}/photo", "groups/{id}",
 // "users/{id}/contacts/{cid}" (default folder), "users/{id}/contactFolders/{fid}/contacts/{cid}",
 // "users/{id}/events/{eid}". Background work (notification delivery) runs with
-// s.goBackground, which Close waits for; s.Now() is the sim clock. Sealed opaque
+// s.goBackground, which Close waits for; per-Sim state of an extension lives in
+// s.extension(key, init); s.Now() is the sim clock. Sealed opaque
 // tokens: s.sealToken(v) / s.openToken(tok, &v).
 package m365sim

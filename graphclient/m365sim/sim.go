@@ -67,6 +67,9 @@ type Sim struct {
 	signKey    *rsa.PrivateKey
 	secret     []byte // HMAC key for skip and delta tokens
 
+	extMu   sync.Mutex
+	extData map[string]any
+
 	srvMu    sync.Mutex
 	srv      *http.Server
 	baseURL  string
@@ -203,6 +206,23 @@ func (s *Sim) Close() {
 
 // Context is cancelled when the sim closes (for background work of extensions).
 func (s *Sim) Context() context.Context { return s.ctx }
+
+// extension returns the per-Sim state stored under key, creating it with
+// init on first use. Extension files keep their state here (e.g. mailbox
+// throttling counters, subscriptions) instead of adding fields to Sim.
+func (s *Sim) extension(key string, init func() any) any {
+	s.extMu.Lock()
+	defer s.extMu.Unlock()
+	if v, ok := s.extData[key]; ok {
+		return v
+	}
+	if s.extData == nil {
+		s.extData = map[string]any{}
+	}
+	v := init()
+	s.extData[key] = v
+	return v
+}
 
 // goBackground runs f in a goroutine that Close waits for.
 func (s *Sim) goBackground(f func(ctx context.Context)) {
