@@ -116,6 +116,11 @@ type Schedule struct {
 	ID    string // the address asked for
 	Items []ScheduleItem
 	Err   string
+	// AvailabilityView is Graph's digit string, one digit per Interval from
+	// Start (0 free, 1 tentative, 2 busy, 3 oof, 4 working elsewhere); see ViewStatus.
+	AvailabilityView string
+	Start            time.Time // UTC start of the window asked for
+	Interval         time.Duration
 }
 
 // Event is a calendarView entry, times in UTC.
