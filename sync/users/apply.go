@@ -1,0 +1,253 @@
+package users
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/pbx365/pbx365/pbxclient"
+	"github.com/pbx365/pbx365/sync/plan"
+	"github.com/pbx365/pbx365/sync/progress"
+)
+
+// Run is a plan being applied. Read Events until it is closed (or call Wait,
+// which drains it); the last event carries the Summary.
+type Run struct {
+	ID     uint64
+	events chan progress.Event
+	cancel context.CancelFunc
+	done   chan struct{}
+	sum    progress.Summary
+}
+
+// Events streams the run's progress; it is closed after the final event.
+func (r *Run) Events() <-chan progress.Event { return r.events }
+
+// Cancel stops the run after the writes in flight have settled.
+func (r *Run) Cancel() { r.cancel() }
+
+// Wait drains the events still unread and returns the summary.
+func (r *Run) Wait() progress.Summary {
+	for range r.events {
+	}
+	<-r.done
+	return r.sum
+}
+
+// ApplyOptions say how a plan is applied.
+type ApplyOptions struct {
+	AllowRemovals bool   // go past the removal threshold
+	Kind          string // run kind for the audit log: "full", "delta", "tui"
+}
+
+// ErrStale reports a plan that does not match its hash.
+var ErrStale = errors.New("plan does not match its hash: preview it again")
+
+// phases of apply: numbers first, then field updates, then removals.
+var applyPhases = [][]plan.Action{
+	{plan.ActCreate, plan.ActRecreate, plan.ActAdopt},
+	{plan.ActUpdate, plan.ActEnable},
+	{plan.ActDisable, plan.ActDelete},
+}
+
+// Apply executes exactly p, which was made from snap. It returns at once; the
+// run goes on in the background and reports on Run.Events.
+func (e *Engine) Apply(ctx context.Context, p plan.Plan, snap *Snapshot, opt ApplyOptions) (*Run, error) {
+	if snap == nil {
+		return nil, errors.New("apply: no snapshot: make the plan with Engine.Plan first")
+	}
+	if h := plan.Hash(p); h != p.Hash {
+		return nil, ErrStale
+	}
+	kind := opt.Kind
+	if kind == "" {
+		kind = "delta"
+		if p.Full {
+			kind = "full"
+		}
+	}
+	runID, err := e.State.BeginRun(kind, p.Hash)
+	if err != nil {
+		return nil, fmt.Errorf("start run: %w", err)
+	}
+	interval := e.Interval
+	if interval == 0 {
+		interval = defaultInterval
+	}
+	em := newEmitter(runID, interval)
+	rctx, cancel := context.WithCancel(ctx)
+	r := &Run{ID: runID, events: make(chan progress.Event), cancel: cancel, done: make(chan struct{})}
+	go func() {
+		for ev := range em.out {
+			r.events <- ev
+		}
+		close(r.events)
+	}()
+	go func() {
+		defer close(r.done)
+		defer cancel()
+		sum := e.run(rctx, runID, p, snap, opt, em)
+		if err := e.State.EndRun(runID, sum); err != nil && sum.Err == "" {
+			sum.Err = fmt.Sprintf("record run: %v", err)
+		}
+		r.sum = sum
+		em.finish(sum)
+	}()
+	return r, nil
+}
+
+func (e *Engine) run(ctx context.Context, runID uint64, p plan.Plan, snap *Snapshot, opt ApplyOptions, em *emitter) progress.Summary {
+	sum := progress.Summary{RunID: runID, Started: e.now(), Done: map[plan.Action]int{}, Failed: map[plan.Action]int{}}
+	defer func() { sum.Finished = e.now() }()
+
+	// Skips and conflicts write nothing to the PBX; they go to the audit log.
+	var notes []AuditItem
+	for _, c := range p.Changes {
+		if c.Action == plan.ActSkip || c.Action == plan.ActConflict {
+			notes = append(notes, AuditItem{RunID: runID, Time: e.now(), ObjectID: c.ObjectID, UPN: c.UPN, Number: c.Number,
+				Action: c.Action, Rule: c.Rule, Err: c.Reason, Skipped: true})
+			if c.Action == plan.ActSkip {
+				sum.Skipped++
+			} else {
+				sum.Conflict++
+			}
+		}
+	}
+	if err := e.State.AppendAudit(notes); err != nil {
+		sum.Err = fmt.Sprintf("write audit log: %v", err)
+		return sum
+	}
+	if g := p.Guard; g != nil && (g.Kind == "empty_directory" || !opt.AllowRemovals) {
+		sum.Guard = g
+		return sum
+	}
+
+	var work []plan.Change
+	for _, ph := range applyPhases {
+		for _, c := range p.Changes {
+			if actionIn(c.Action, ph) {
+				work = append(work, c)
+			}
+		}
+	}
+	em.phase(progress.PhaseApply, len(work))
+	a, err := e.newApplier(ctx, runID, p, snap)
+	if err != nil {
+		sum.Err = err.Error()
+		return sum
+	}
+	for _, ph := range applyPhases {
+		if ctx.Err() != nil {
+			break
+		}
+		var batch []plan.Change
+		for _, c := range work {
+			if actionIn(c.Action, ph) {
+				batch = append(batch, c)
+			}
+		}
+		a.runBatch(ctx, batch, em, &sum)
+	}
+	if ctx.Err() != nil {
+		sum.Canceled = true
+	}
+	failed := 0
+	for _, n := range sum.Failed {
+		failed += n
+	}
+	// Advance the delta token only when every change landed, so a failed
+	// change is seen again by the next incremental run.
+	if failed == 0 && !sum.Canceled && snap.DeltaLink != "" {
+		if err := e.State.SaveDeltaLink(deltaName, snap.DeltaLink); err != nil {
+			sum.Err = fmt.Sprintf("save users delta token: %v", err)
+		}
+	}
+	return sum
+}
+
+func actionIn(a plan.Action, set []plan.Action) bool {
+	for _, x := range set {
+		if a == x {
+			return true
+		}
+	}
+	return false
+}
+
+// applier holds what the writes of one run share.
+type applier struct {
+	e       *Engine
+	runID   uint64
+	pbx     map[int32]pbxclient.User
+	links   map[string]plan.Link
+	dept    pbxclient.Department
+	hasDept bool
+	conc    int
+}
+
+func (e *Engine) newApplier(ctx context.Context, runID uint64, p plan.Plan, snap *Snapshot) (*applier, error) {
+	a := &applier{e: e, runID: runID, pbx: map[int32]pbxclient.User{}, links: map[string]plan.Link{}, conc: e.Concurrency}
+	if a.conc <= 0 {
+		a.conc = defaultConcurrency
+	}
+	for _, u := range snap.Input.PBXUsers {
+		a.pbx[u.ID] = u
+	}
+	for _, l := range snap.Input.Links {
+		a.links[l.ObjectID] = l
+	}
+	need := false
+	for _, c := range p.Changes {
+		if c.Desired != nil && (c.Action == plan.ActCreate || c.Action == plan.ActRecreate || c.Action == plan.ActAdopt || hasField(c, fieldDepartment)) {
+			need = true
+			break
+		}
+	}
+	if need {
+		name := snap.Input.Settings.Department
+		if name == "" {
+			name = defaultDepartment
+		}
+		d, err := e.PBX.EnsureDepartment(ctx, name)
+		if err != nil {
+			return nil, fmt.Errorf("department %q on the PBX: %w", name, err)
+		}
+		a.dept, a.hasDept = d, true
+	}
+	return a, nil
+}
+
+// runBatch applies changes with bounded concurrency. A cancelled ctx stops
+// new writes; writes in flight finish and settle.
+func (a *applier) runBatch(ctx context.Context, batch []plan.Change, em *emitter, sum *progress.Summary) {
+	sem := make(chan struct{}, a.conc)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	for _, c := range batch {
+		select {
+		case <-ctx.Done():
+		case sem <- struct{}{}:
+		}
+		if ctx.Err() != nil {
+			break
+		}
+		wg.Add(1)
+		go func(c plan.Change) {
+			defer wg.Done()
+			defer func() { <-sem }()
+			em.current(fmt.Sprintf("%s %s %s", c.Action, c.Number, c.UPN))
+			// In-flight writes are not interrupted by cancellation.
+			it := a.apply(context.WithoutCancel(ctx), c)
+			mu.Lock()
+			if it.OK {
+				sum.Done[c.Action]++
+			} else {
+				sum.Failed[c.Action]++
+			}
+			mu.Unlock()
+			em.item(it)
+		}(c)
+	}
+	wg.Wait()
+}
