@@ -7,6 +7,7 @@ import (
 	"image/color"
 	"image/jpeg"
 	"math/rand/v2"
+	"slices"
 	"strings"
 	"time"
 	"unicode"
@@ -88,20 +89,22 @@ func newID(r *rand.Rand) string {
 	return fmt.Sprintf("%08x-%04x-%04x-%04x-%012x", a>>32, (a>>16)&0xffff, a&0xffff, b>>48, b&0xffffffffffff)
 }
 
+// foldRepl maps accented letters to ASCII.
+var foldRepl = map[rune]string{
+	'ë': "e", 'é': "e", 'è': "e", 'É': "e", 'ç': "c", 'Ç': "c", 'ł': "l", 'Ł': "l", 'ø': "o", 'Ø': "o",
+	'å': "a", 'ä': "a", 'á': "a", 'Á': "a", 'ö': "o", 'ó': "o", 'ü': "u", 'ú': "u", 'ñ': "n", 'ï': "i",
+	'í': "i", 'İ': "i", 'ř': "r", 'ž': "z", 'Ż': "z", 'ż': "z", 'š': "s", 'ễ': "e", 'ê': "e", 'ã': "a",
+}
+
 // asciiFold spells s in lower-case ASCII for UPNs; "" when nothing is left.
 func asciiFold(s string) string {
-	repl := map[rune]string{
-		'ë': "e", 'é': "e", 'è': "e", 'É': "e", 'ç': "c", 'Ç': "c", 'ł': "l", 'Ł': "l", 'ø': "o", 'Ø': "o",
-		'å': "a", 'ä': "a", 'á': "a", 'Á': "a", 'ö': "o", 'ó': "o", 'ü': "u", 'ú': "u", 'ñ': "n", 'ï': "i",
-		'í': "i", 'İ': "i", 'ř': "r", 'ž': "z", 'Ż': "z", 'ż': "z", 'š': "s", 'ễ': "e", 'ê': "e", 'ã': "a",
-	}
 	var b strings.Builder
 	for _, r := range s {
 		switch {
 		case r < 128 && (unicode.IsLetter(r) || unicode.IsDigit(r)):
 			b.WriteRune(unicode.ToLower(r))
-		case repl[r] != "":
-			b.WriteString(repl[r])
+		case foldRepl[r] != "":
+			b.WriteString(foldRepl[r])
 		case r == ' ' || r == '-':
 			b.WriteByte('-')
 		}
@@ -143,7 +146,9 @@ func generate(t *tenant, seed int64, n int, now time.Time) {
 			}
 		}
 		u := genUser(r, t.domain, i, kind, created.Add(time.Duration(i)*time.Minute))
-		t.insertUser(u)
+		t.users = append(t.users, u)
+		t.byID[u.ID] = u
+		t.byUPN[strings.ToLower(u.UserPrincipalName)] = u
 		if u.Mailbox != MailboxNone {
 			uid, mkind, ms := u.ID, u.Mailbox, uint64(i)+1
 			t.mailboxes[u.ID] = &mailboxSlot{gen: func() *Mailbox {
@@ -165,6 +170,7 @@ func generate(t *tenant, seed int64, n int, now time.Time) {
 			}
 		}
 	}
+	slices.SortFunc(t.users, func(a, b *User) int { return strings.Compare(a.ID, b.ID) })
 	genGroups(t, genRand(seed, 0), members, guests, byDept, created)
 }
 
