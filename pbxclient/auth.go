@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -16,13 +17,21 @@ import (
 // tokenCache holds the one access token of an API client. Fetches are
 // serialised: while one is in flight every other caller waits for it, so
 // concurrent requests never make 3CX revoke each other's token.
+//
+// When tokens are revoked soon after they were issued, another holder of
+// the same API client (another process) keeps signing in. Then each fetch
+// waits a jittered pause that grows while this goes on (contention
+// backoff), so both sides get windows to work in instead of revoking each
+// other on every request.
 type tokenCache struct {
-	mu       sync.Mutex
-	token    string
-	gen      uint64    // bumped on every new token
-	renewAt  time.Time // refresh early, at 80% of the lifetime
-	inflight chan struct{}
-	fetches  uint64 // tokens fetched, for tests and debug logs
+	mu         sync.Mutex
+	token      string
+	gen        uint64    // bumped on every new token
+	renewAt    time.Time // refresh early, at 80% of the lifetime
+	fetchedAt  time.Time
+	contention int       // tokens revoked in a row soon after issue
+	notBefore  time.Time // no fetch before this (contention backoff)
+	inflight   chan struct{}
 }
 
 var (
@@ -54,14 +63,17 @@ func (c *tokenCache) get(ctx context.Context, x *XAPI) (string, uint64, error) {
 			c.mu.Unlock()
 			return t, g, nil
 		}
-		if wait := c.inflight; wait != nil {
+		wait := c.inflight
+		var pause time.Duration
+		if wait == nil {
+			pause = time.Until(c.notBefore)
+		}
+		if wait != nil || pause > 0 {
 			c.mu.Unlock()
-			select {
-			case <-wait:
-				continue // the fetch finished (or failed): look again
-			case <-ctx.Done():
-				return "", 0, &Error{Op: "get access token", Kind: ErrUnavailable, Err: ctx.Err()}
+			if err := waitFor(ctx, wait, pause); err != nil {
+				return "", 0, &Error{Op: "get access token", Kind: ErrUnavailable, Err: err}
 			}
+			continue
 		}
 		done := make(chan struct{})
 		c.inflight = done
@@ -76,9 +88,8 @@ func (c *tokenCache) get(ctx context.Context, x *XAPI) (string, uint64, error) {
 			c.mu.Unlock()
 			return "", 0, err
 		}
-		c.token = tok
+		c.token, c.fetchedAt = tok, time.Now()
 		c.gen++
-		c.fetches++
 		c.renewAt = time.Now().Add(life * 8 / 10)
 		t, g := c.token, c.gen
 		c.mu.Unlock()
@@ -87,14 +98,48 @@ func (c *tokenCache) get(ctx context.Context, x *XAPI) (string, uint64, error) {
 	}
 }
 
-// invalidate drops the token of generation gen after the PBX refused it. A
-// newer token (fetched meanwhile by another request) is kept.
-func (c *tokenCache) invalidate(gen uint64) {
-	c.mu.Lock()
-	if c.gen == gen {
-		c.token = ""
+// waitFor waits until ch closes (when non-nil) or else for d, or until ctx ends.
+func waitFor(ctx context.Context, ch <-chan struct{}, d time.Duration) error {
+	var timer <-chan time.Time
+	if ch == nil {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timer = t.C
 	}
-	c.mu.Unlock()
+	select {
+	case <-ch:
+	case <-timer:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return nil
+}
+
+// contentionWindow: a token revoked sooner than this after it was issued
+// counts as contention with another holder of the same API client.
+const contentionWindow = 30 * time.Second
+
+// invalidate drops the token of generation gen after the PBX refused it. A
+// newer token (fetched meanwhile by another request) is kept. It reports
+// whether this looks like contention, and then delays the next fetch.
+func (c *tokenCache) invalidate(gen uint64, x *XAPI) (contended bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.gen != gen || c.token == "" {
+		return false
+	}
+	c.token = ""
+	if time.Since(c.fetchedAt) >= contentionWindow {
+		c.contention = 0 // expired, or revoked once: fetch at once
+		return false
+	}
+	c.contention++
+	d := x.backoffBase << min(c.contention-1, 16)
+	if d > x.backoffMax || d <= 0 {
+		d = x.backoffMax
+	}
+	c.notBefore = time.Now().Add(d/2 + rand.N(d/2+1))
+	return true
 }
 
 // tokenReply is the body of a successful /connect/token.

@@ -83,7 +83,7 @@ func (x *XAPI) do(ctx context.Context, r request) (reply, error) {
 		}
 		payload = b
 	}
-	reauthed := false
+	reauths := 0
 	sentBefore := false
 	for attempt := 0; ; {
 		tok, gen, err := x.tokens.get(ctx, x)
@@ -120,14 +120,20 @@ func (x *XAPI) do(ctx context.Context, r request) (reply, error) {
 		case status == http.StatusNotFound && r.goneOK && sentBefore:
 			return reply{status: http.StatusNoContent}, nil
 		case status == http.StatusUnauthorized:
-			if !reauthed {
-				reauthed = true
-				x.tokens.invalidate(gen)
-				x.log.Debug("xapi token refused, re-authenticating", "op", r.op)
+			// Re-authenticate and repeat: once for an expired or revoked
+			// token; a few more times when another holder of the same API
+			// client keeps revoking fresh tokens, each fetch then waiting
+			// out the cache's contention backoff.
+			if reauths < maxReauths {
+				reauths++
+				if x.tokens.invalidate(gen, x) {
+					x.warnTokenContention()
+				}
+				x.log.Debug("xapi token refused, re-authenticating", "op", r.op, "round", reauths)
 				continue
 			}
 			e := parseError(r.op, status, body)
-			e.Message = "the PBX refused a fresh access token: another program may be using the same API client (pbx.client_id); give each its own"
+			e.Message = "the PBX keeps refusing fresh access tokens: another program is using the same API client (pbx.client_id); give each its own"
 			return reply{}, e
 		case status >= 500 || status == http.StatusTooManyRequests:
 			if r.policy == retryIdempotent && attempt < x.retries {
@@ -199,6 +205,21 @@ func (x *XAPI) send(ctx context.Context, r request, payload []byte, token string
 		return 0, nil, nil, true, err
 	}
 	return resp.StatusCode, resp.Header, body, true, nil
+}
+
+// maxReauths bounds the re-authentications for one request.
+const maxReauths = 6
+
+// warnTokenContention logs, at most once a minute, that another program
+// revokes this client's tokens.
+func (x *XAPI) warnTokenContention() {
+	now := time.Now().UnixNano()
+	last := x.contentionWarned.Load()
+	if now-last < int64(time.Minute) || !x.contentionWarned.CompareAndSwap(last, now) {
+		return
+	}
+	x.log.Warn("the PBX revoked a fresh access token: another program signs in with the same API client; give each program its own (pbx.client_id)",
+		"client_id", x.clientID)
 }
 
 // sleepBackoff waits before retry number attempt+1: exponential with full

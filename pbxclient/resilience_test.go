@@ -97,7 +97,37 @@ func TestTwoProcessesSharingCredentials(t *testing.T) {
 		t.Fatalf("storm: %d token requests, %d API requests for %d calls", tok, api, 2*rounds)
 	}
 
+	// Both busy at once, five goroutines each, with latency so their work
+	// overlaps: still no failure, and the token requests stay far below the
+	// number of calls.
+	s.SetLatency(5 * time.Millisecond)
+	s.ResetRequests()
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for _, x := range []*XAPI{a, b} {
+		for range 5 {
+			wg.Go(func() {
+				for range rounds {
+					if _, err := x.Version(ctx); err != nil {
+						errs <- err
+					}
+				}
+			})
+		}
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	tok, api = tokenRequests(s), len(apiRequests(s, "", ""))
+	t.Logf("concurrent: %d calls: %d token requests, %d API requests", 10*rounds, tok, api)
+	if tok > 5*rounds || api > 30*rounds {
+		t.Fatalf("storm: %d token requests, %d API requests for %d calls", tok, api, 10*rounds)
+	}
+
 	// Two values in one process share the token: no revocation at all.
+	s.SetLatency(0)
 	c := newClient(t, s, nil)
 	s.ResetRequests()
 	for range rounds {

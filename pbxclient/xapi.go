@@ -71,6 +71,8 @@ type XAPI struct {
 	tokens    *tokenCache
 	version   atomic.Value // string, from the last X-3CX-Version header
 
+	contentionWarned atomic.Int64 // unix nanos of the last token contention warning
+
 	namesMu sync.Mutex
 	names   map[string]chan struct{} // per-name locks of EnsureDepartment
 
