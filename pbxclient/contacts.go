@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 // wireContact is Pbx.Contact. Every writable field is always sent, so a
@@ -112,14 +113,18 @@ func (x *XAPI) DeleteContacts(ctx context.Context, ids []int32) error {
 		return err
 	}
 	x.log.Debug("xapi DeleteContactsById not on this PBX, deleting one by one", "count", len(ids))
-	var errs []error
-	for _, id := range ids {
-		_, err := x.do(ctx, request{op: fmt.Sprintf("delete contact %d", id), method: http.MethodDelete,
-			path: entity("Contacts", id), goneOK: true})
-		if err != nil && !errors.Is(err, ErrNotFound) {
-			errs = append(errs, err)
-		}
+	errs := make([]error, len(ids))
+	var wg sync.WaitGroup
+	for i, id := range ids {
+		wg.Go(func() { // bounded by the concurrency semaphore
+			_, err := x.do(ctx, request{op: fmt.Sprintf("delete contact %d", id), method: http.MethodDelete,
+				path: entity("Contacts", id), goneOK: true})
+			if err != nil && !errors.Is(err, ErrNotFound) {
+				errs[i] = err
+			}
+		})
 	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 

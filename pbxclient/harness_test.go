@@ -40,7 +40,7 @@ func newClient(t testing.TB, s *pbxsim.Sim, mod func(*Config)) *XAPI {
 }
 
 func testLogger() *slog.Logger {
-	lvl := slog.LevelWarn
+	lvl := slog.LevelError
 	if os.Getenv("PBXCLIENT_DEBUG") != "" {
 		lvl = slog.LevelDebug
 	}
