@@ -134,6 +134,37 @@ func TestControlAPI(t *testing.T) {
 		t.Fatal("photo not removed")
 	}
 
+	// Meetings: add, move, cancel, delete; contacts: add, patch, delete.
+	var ev Event
+	start := s.Now().Add(time.Hour).Truncate(time.Minute)
+	if st := ctl(t, c, s, key, "POST", "/_sim/users/"+nu.ID+"/events", map[string]any{"subject": "Ctl meeting", "showAs": "oof", "start": start, "end": start.Add(time.Hour)}, &ev); st != 200 || ev.ID == "" {
+		t.Fatalf("add event: %d %+v", st, ev)
+	}
+	if st := ctl(t, c, s, key, "POST", "/_sim/users/"+nu.ID+"/events", map[string]any{"subject": "bad", "showAs": "sleeping", "start": start, "end": start.Add(time.Hour)}, &e); st != 400 || !strings.Contains(e["error"], "showAs") {
+		t.Fatalf("bad showAs: %d %v", st, e)
+	}
+	ctl(t, c, s, key, "POST", "/_sim/users/"+nu.ID+"/events/"+ev.ID+"/move", map[string]any{"start": start.Add(2 * time.Hour)}, nil)
+	ctl(t, c, s, key, "POST", "/_sim/users/"+nu.ID+"/events/"+ev.ID+"/cancel", nil, nil)
+	ctl(t, c, s, key, "PATCH", "/_sim/users/"+nu.ID+"/events/"+ev.ID, map[string]any{"subject": "Renamed"}, nil)
+	var mb Mailbox
+	ctl(t, c, s, key, "GET", "/_sim/users/"+nu.ID+"/mailbox", nil, &mb)
+	if len(mb.Events) != 1 || !mb.Events[0].Start.Equal(start.Add(2*time.Hour)) || mb.Events[0].End.Sub(mb.Events[0].Start) != time.Hour || !mb.Events[0].IsCancelled || mb.Events[0].Subject != "Renamed" {
+		t.Fatalf("event after move/cancel/patch: %+v", mb.Events)
+	}
+	var ct Contact
+	ctl(t, c, s, key, "POST", "/_sim/users/"+nu.ID+"/contacts", map[string]any{"displayName": "Ext Person", "businessPhones": []string{"+49 30 1234"}}, &ct)
+	ctl(t, c, s, key, "PATCH", "/_sim/users/"+nu.ID+"/contacts/"+ct.ID, map[string]any{"mobilePhone": "+49 151 1"}, nil)
+	ctl(t, c, s, key, "GET", "/_sim/users/"+nu.ID+"/mailbox", nil, &mb)
+	if c0 := mb.ContactFolders[0].Contacts; len(c0) != 1 || c0[0].MobilePhone != "+49 151 1" || c0[0].DisplayName != "Ext Person" || c0[0].ChangeKey == ct.ChangeKey {
+		t.Fatalf("contact after patch: %+v", c0)
+	}
+	ctl(t, c, s, key, "DELETE", "/_sim/users/"+nu.ID+"/contacts/"+ct.ID, nil, nil)
+	ctl(t, c, s, key, "DELETE", "/_sim/users/"+nu.ID+"/events/"+ev.ID, nil, nil)
+	ctl(t, c, s, key, "GET", "/_sim/users/"+nu.ID+"/mailbox", nil, &mb)
+	if len(mb.Events) != 0 || len(mb.ContactFolders[0].Contacts) != 0 {
+		t.Fatalf("after deletes: %+v", mb)
+	}
+
 	// Groups.
 	var groups []Group
 	ctl(t, c, s, key, "GET", "/_sim/groups", nil, &groups)
@@ -229,12 +260,16 @@ func TestChangeHook(t *testing.T) {
 	must(s.UpdateUser(users[0].ID, func(u *User) { u.JobTitle = "x" }))
 	must(s.SoftDeleteUser(users[1].ID))
 	must(s.HardDeleteUser(users[2].ID))
-	// Extensions record their own resources through s.write.
-	must(s.write(func(t *tenant, rec changeRecorder) error {
-		rec(Change{Resource: "users/" + mbUser.ID + "/events/E1", Type: ChangeCreated})
-		rec(Change{Resource: "users/" + mbUser.ID + "/contacts/C1", Type: ChangeDeleted})
-		return nil
-	}))
+	ev, err := s.AddEvent(mbUser.ID, Event{Subject: "Hook", Start: fixedNow, End: fixedNow.Add(time.Hour)})
+	must(err)
+	must(s.MoveEvent(mbUser.ID, ev.ID, fixedNow.Add(time.Hour)))
+	ct, err := s.AddContact(mbUser.ID, "", Contact{DisplayName: "Hooked"})
+	must(err)
+	fid, err := s.AddContactFolder(mbUser.ID, "Partners")
+	must(err)
+	ct2, err := s.AddContact(mbUser.ID, fid, Contact{DisplayName: "In folder"})
+	must(err)
+	must(s.DeleteContact(mbUser.ID, ct.ID))
 	g := s.Groups()[0]
 	must(s.AddGroupMember(g.ID, users[3].ID))
 	must(s.SetPhoto(users[4].ID, genPhoto(1)))
@@ -242,10 +277,14 @@ func TestChangeHook(t *testing.T) {
 		"1 updated users/" + users[0].ID + " false",
 		"2 deleted users/" + users[1].ID + " true",
 		"3 deleted users/" + users[2].ID + " false",
-		"4 created users/" + mbUser.ID + "/events/E1 false",
-		"5 deleted users/" + mbUser.ID + "/contacts/C1 false",
-		"6 updated groups/" + g.ID + " false",
-		"7 updated users/" + users[4].ID + "/photo false",
+		"4 created users/" + mbUser.ID + "/events/" + ev.ID + " false",
+		"5 updated users/" + mbUser.ID + "/events/" + ev.ID + " false",
+		"6 created users/" + mbUser.ID + "/contacts/" + ct.ID + " false",
+		"7 created users/" + mbUser.ID + "/contactFolders/" + fid + " false",
+		"8 created users/" + mbUser.ID + "/contactFolders/" + fid + "/contacts/" + ct2.ID + " false",
+		"9 deleted users/" + mbUser.ID + "/contacts/" + ct.ID + " false",
+		"10 updated groups/" + g.ID + " false",
+		"11 updated users/" + users[4].ID + "/photo false",
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("hook saw\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -254,8 +293,8 @@ func TestChangeHook(t *testing.T) {
 	if err := s.UpdateUser("nobody", func(*User) {}); !errors.Is(err, ErrNotFound) {
 		t.Fatalf("unknown user: %v", err)
 	}
-	if err := s.AddGroupMember(s.Groups()[0].ID, "nobody"); !errors.Is(err, ErrNotFound) {
-		t.Fatalf("unknown member: %v", err)
+	if _, err := s.AddEvent(mbUser.ID, Event{Subject: "Backwards", Start: fixedNow, End: fixedNow}); err == nil {
+		t.Fatal("event ending before it starts accepted")
 	}
 	if len(got) != len(want) {
 		t.Fatalf("failed changes fired hooks: %v", got[len(want):])

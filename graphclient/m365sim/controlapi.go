@@ -38,8 +38,15 @@ import (
 //	GET    /_sim/requests                     the request log
 //	DELETE /_sim/requests                     reset it
 //	GET    /_sim/changes?since=N              the change log after seq N
-//
-// The mailbox files (mailbox_control.go) add meetings, contacts and sent mail.
+//	GET    /_sim/users/{id}/mailbox           contact folders and events
+//	POST   /_sim/users/{id}/events            Event JSON → created meeting
+//	PATCH  /_sim/users/{id}/events/{eid}      partial Event JSON
+//	POST   /_sim/users/{id}/events/{eid}/move {"start":RFC3339} (duration kept)
+//	POST   /_sim/users/{id}/events/{eid}/cancel
+//	DELETE /_sim/users/{id}/events/{eid}
+//	POST   /_sim/users/{id}/contacts[?folder=ID]  Contact JSON → created
+//	PATCH  /_sim/users/{id}/contacts/{cid}    partial Contact JSON
+//	DELETE /_sim/users/{id}/contacts/{cid}
 func (s *Sim) installControlRoutes() {
 	m := s.controlMux
 	m.HandleFunc("GET /_sim/info", s.ctlInfo)
@@ -99,6 +106,7 @@ func (s *Sim) installControlRoutes() {
 		ctlOK(w, map[string]any{"reset": true})
 	})
 	m.HandleFunc("GET /_sim/changes", s.ctlChanges)
+	s.installMailboxControlRoutes()
 }
 
 // serveControl authenticates and dispatches a control API call.
@@ -260,6 +268,82 @@ func (s *Sim) ctlPatchUser(w http.ResponseWriter, r *http.Request) {
 	}
 	u, _ := s.User(r.PathValue("id"))
 	ctlOK(w, u)
+}
+
+func (s *Sim) installMailboxControlRoutes() {
+	m := s.controlMux
+	m.HandleFunc("GET /_sim/users/{id}/mailbox", func(w http.ResponseWriter, r *http.Request) {
+		mb := s.Mailbox(r.PathValue("id"))
+		if mb == nil {
+			ctlErr(w, fmt.Errorf("mailbox of %q: %w", r.PathValue("id"), ErrNotFound))
+			return
+		}
+		ctlOK(w, mb)
+	})
+	m.HandleFunc("POST /_sim/users/{id}/events", func(w http.ResponseWriter, r *http.Request) {
+		var e Event
+		if !ctlDecode(w, r, &e) {
+			return
+		}
+		ne, err := s.AddEvent(r.PathValue("id"), e)
+		if err != nil {
+			ctlErr(w, err)
+			return
+		}
+		ctlOK(w, ne)
+	})
+	m.HandleFunc("PATCH /_sim/users/{id}/events/{eid}", func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := ctlReadPatch[Event](w, r)
+		if !ok {
+			return
+		}
+		var perr error
+		err := s.UpdateEvent(r.PathValue("id"), r.PathValue("eid"), func(e *Event) { applyPatch(raw, e, &perr) })
+		ctlResult(w, errors.Join(err, perr))
+	})
+	m.HandleFunc("POST /_sim/users/{id}/events/{eid}/cancel", func(w http.ResponseWriter, r *http.Request) {
+		ctlResult(w, s.CancelEvent(r.PathValue("id"), r.PathValue("eid")))
+	})
+	m.HandleFunc("POST /_sim/users/{id}/events/{eid}/move", func(w http.ResponseWriter, r *http.Request) {
+		var body struct {
+			Start time.Time `json:"start"`
+		}
+		if !ctlDecode(w, r, &body) {
+			return
+		}
+		if body.Start.IsZero() {
+			ctlErr(w, errors.New(`move: give {"start":"RFC 3339 time"}`))
+			return
+		}
+		ctlResult(w, s.MoveEvent(r.PathValue("id"), r.PathValue("eid"), body.Start))
+	})
+	m.HandleFunc("DELETE /_sim/users/{id}/events/{eid}", func(w http.ResponseWriter, r *http.Request) {
+		ctlResult(w, s.DeleteEvent(r.PathValue("id"), r.PathValue("eid")))
+	})
+	m.HandleFunc("POST /_sim/users/{id}/contacts", func(w http.ResponseWriter, r *http.Request) {
+		var c Contact
+		if !ctlDecode(w, r, &c) {
+			return
+		}
+		nc, err := s.AddContact(r.PathValue("id"), r.URL.Query().Get("folder"), c)
+		if err != nil {
+			ctlErr(w, err)
+			return
+		}
+		ctlOK(w, nc)
+	})
+	m.HandleFunc("PATCH /_sim/users/{id}/contacts/{cid}", func(w http.ResponseWriter, r *http.Request) {
+		raw, ok := ctlReadPatch[Contact](w, r)
+		if !ok {
+			return
+		}
+		var perr error
+		err := s.UpdateContact(r.PathValue("id"), r.PathValue("cid"), func(c *Contact) { applyPatch(raw, c, &perr) })
+		ctlResult(w, errors.Join(err, perr))
+	})
+	m.HandleFunc("DELETE /_sim/users/{id}/contacts/{cid}", func(w http.ResponseWriter, r *http.Request) {
+		ctlResult(w, s.DeleteContact(r.PathValue("id"), r.PathValue("cid")))
+	})
 }
 
 func (s *Sim) ctlUserAction(w http.ResponseWriter, r *http.Request) {
