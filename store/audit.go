@@ -2,6 +2,7 @@ package store
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -50,6 +51,7 @@ func (t *Tx) AppendRunItems(items []RunItem) error {
 	b, runs := t.tx.Bucket(bucketRunItems), t.tx.Bucket(bucketRuns)
 	now := time.Now().UTC()
 	known := map[uint64]bool{}
+	var idx auditIndex
 	for i := range items {
 		it := &items[i]
 		if err := checkRunItem(it); err != nil {
@@ -72,9 +74,10 @@ func (t *Tx) AppendRunItems(items []RunItem) error {
 		if err := putJSON(b, itob(id), it); err != nil {
 			return fmt.Errorf("append audit item: %w", err)
 		}
-		if err := indexRunItem(t.tx, it); err != nil {
-			return fmt.Errorf("append audit item: %w", err)
-		}
+		idx.add(it)
+	}
+	if err := idx.write(t.tx); err != nil {
+		return fmt.Errorf("append audit items: index: %w", err)
 	}
 	return nil
 }
@@ -112,14 +115,32 @@ func userPrefix(user string) []byte {
 	return append([]byte(strings.ToLower(strings.TrimSpace(user))), 0)
 }
 
-// indexRunItem writes the audit_by_run and audit_by_user keys of an item.
-func indexRunItem(tx *bolt.Tx, it *RunItem) error {
-	if err := tx.Bucket(bucketAuditByRun).Put(append(itob(it.Run), itob(it.ID)...), nil); err != nil {
+// auditIndex collects the index keys of a batch of items, to write them in
+// key order: bbolt keeps a transaction's inserts in memory per node, and
+// random-order inserts into a large batch cost quadratic copying.
+type auditIndex struct {
+	byRun, byUser [][]byte
+}
+
+func (x *auditIndex) add(it *RunItem) {
+	x.byRun = append(x.byRun, append(itob(it.Run), itob(it.ID)...))
+	for _, k := range userKeys(it) {
+		x.byUser = append(x.byUser, append(userPrefix(k), itob(it.ID)...))
+	}
+}
+
+func (x *auditIndex) write(tx *bolt.Tx) error {
+	if err := putSorted(tx.Bucket(bucketAuditByRun), x.byRun); err != nil {
 		return err
 	}
-	byUser := tx.Bucket(bucketAuditByUser)
-	for _, k := range userKeys(it) {
-		if err := byUser.Put(append(userPrefix(k), itob(it.ID)...), nil); err != nil {
+	return putSorted(tx.Bucket(bucketAuditByUser), x.byUser)
+}
+
+// putSorted puts keys with empty values, in key order.
+func putSorted(b *bolt.Bucket, keys [][]byte) error {
+	slices.SortFunc(keys, bytes.Compare)
+	for _, k := range keys {
+		if err := b.Put(k, nil); err != nil {
 			return err
 		}
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 	"time"
@@ -74,11 +75,17 @@ func (s *Store) Unlink(objectID string) error {
 // its number and LinkedAt; a number belongs to one user.
 func (t *Tx) PutLinks(links []Link) error {
 	b, idx := t.tx.Bucket(bucketLinks), t.tx.Bucket(bucketLinksByNumber)
-	// Sorted keys insert sequentially into the B+tree, far cheaper than random order.
-	sorted := slices.Clone(links)
-	slices.SortStableFunc(sorted, func(a, b Link) int { return strings.Compare(a.ObjectID, b.ObjectID) })
+	// Keys are written in order: bbolt keeps a transaction's inserts in memory
+	// per node, and random-order inserts into a big batch copy quadratically.
+	sorted := make([]*Link, len(links))
+	for i := range links {
+		sorted[i] = &links[i]
+	}
+	slices.SortStableFunc(sorted, func(a, b *Link) int { return strings.Compare(a.ObjectID, b.ObjectID) })
 	now := time.Now().UTC()
-	for _, l := range sorted {
+	newNumbers := map[string]string{} // number → object id, linked by this batch
+	for _, lp := range sorted {
+		l := *lp
 		if l.ObjectID == "" || l.Number == "" {
 			return fmt.Errorf("put link %q → %q: object id and number are both required", l.ObjectID, l.Number)
 		}
@@ -92,9 +99,16 @@ func (t *Tx) PutLinks(links []Link) error {
 				return fmt.Errorf("%w: %s is linked to number %s and cannot be renumbered to %s (unlink it first)", ErrLinkConflict, l.ObjectID, old.Number, l.Number)
 			}
 			l.LinkedAt = old.LinkedAt
-		}
-		if other := idx.Get([]byte(l.Number)); other != nil && string(other) != l.ObjectID {
-			return fmt.Errorf("%w: number %s is already linked to %s, not %s", ErrLinkConflict, l.Number, other, l.ObjectID)
+		} else {
+			other, taken := newNumbers[l.Number]
+			if !taken {
+				other = string(idx.Get([]byte(l.Number)))
+				taken = other != ""
+			}
+			if taken && other != l.ObjectID {
+				return fmt.Errorf("%w: number %s is already linked to %s, not %s", ErrLinkConflict, l.Number, other, l.ObjectID)
+			}
+			newNumbers[l.Number] = l.ObjectID
 		}
 		if l.LinkedAt.IsZero() {
 			l.LinkedAt = now
@@ -102,10 +116,18 @@ func (t *Tx) PutLinks(links []Link) error {
 		if err := putJSON(b, []byte(l.ObjectID), l); err != nil {
 			return fmt.Errorf("put link %s: %w", l.ObjectID, err)
 		}
-		if !had {
-			if err := idx.Put([]byte(l.Number), []byte(l.ObjectID)); err != nil {
-				return fmt.Errorf("index link %s: %w", l.ObjectID, err)
-			}
+	}
+	if err := putIndex(idx, newNumbers); err != nil {
+		return fmt.Errorf("index links by number: %w", err)
+	}
+	return nil
+}
+
+// putIndex writes number → object id entries in number order.
+func putIndex(idx *bolt.Bucket, byNumber map[string]string) error {
+	for _, num := range slices.Sorted(maps.Keys(byNumber)) {
+		if err := idx.Put([]byte(num), []byte(byNumber[num])); err != nil {
+			return err
 		}
 	}
 	return nil

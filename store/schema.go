@@ -35,7 +35,6 @@
 package store
 
 import (
-	"bytes"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -104,16 +103,22 @@ func migrateV2(tx *bolt.Tx) error {
 	if err != nil {
 		return fmt.Errorf("create bucket %s: %w", bucketLinksByNumber, err)
 	}
-	return tx.Bucket(bucketLinks).ForEach(func(k, v []byte) error {
+	byNumber := map[string]string{}
+	err = tx.Bucket(bucketLinks).ForEach(func(k, v []byte) error {
 		var l Link
 		if err := decode(v, &l); err != nil {
 			return fmt.Errorf("link %s: %w", k, err)
 		}
-		if other := idx.Get([]byte(l.Number)); other != nil && !bytes.Equal(other, k) {
+		if other, dup := byNumber[l.Number]; dup {
 			return fmt.Errorf("number %s is linked to both %s and %s: unlink one with an older pbx365 first", l.Number, other, k)
 		}
-		return idx.Put([]byte(l.Number), k)
+		byNumber[l.Number] = string(k)
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return putIndex(idx, byNumber)
 }
 
 func migrateV3(tx *bolt.Tx) error {
@@ -122,13 +127,19 @@ func migrateV3(tx *bolt.Tx) error {
 			return fmt.Errorf("create bucket %s: %w", b, err)
 		}
 	}
-	return tx.Bucket(bucketRunItems).ForEach(func(k, v []byte) error {
+	var idx auditIndex
+	err := tx.Bucket(bucketRunItems).ForEach(func(k, v []byte) error {
 		var it RunItem
 		if err := decode(v, &it); err != nil {
-			return fmt.Errorf("run item %x: %w", k, err)
+			return fmt.Errorf("run item %d: %w", btoi(k), err)
 		}
-		return indexRunItem(tx, &it)
+		idx.add(&it)
+		return nil
 	})
+	if err != nil {
+		return err
+	}
+	return idx.write(tx)
 }
 
 // readSchemaVersion returns 0 for a new (empty) file.

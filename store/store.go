@@ -14,6 +14,11 @@ import (
 // FileName is the state file's name inside the data directory.
 const FileName = "state.db"
 
+// initialMmapSize reserves address space for the file up front (it does not
+// grow the file), so a big batch does not remap, and copy every node it
+// holds, each time the file doubles.
+const initialMmapSize = 256 << 20
+
 // LockTimeout is how long Open waits for another process to release
 // state.db before it gives up and names that process.
 const LockTimeout = time.Second
@@ -40,7 +45,7 @@ func open(dir string, steps []migration) (*Store, error) {
 		return nil, err
 	}
 	path := filepath.Join(dir, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: LockTimeout})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: LockTimeout, InitialMmapSize: initialMmapSize})
 	if err != nil {
 		if errors.Is(err, bolt.ErrTimeout) {
 			return nil, lockedError(path)
