@@ -48,8 +48,16 @@ type Change struct {
 	Reason      string        `json:"reason"`                // a sentence for the admin
 	Fields      []FieldChange `json:"fields,omitempty"`
 	// Desired is the full desired state of the extension's owned fields for
-	// create, adopt, recreate and update; apply writes exactly this.
+	// create, adopt, recreate, update and enable; apply writes exactly this
+	// (for update and enable only the fields listed in Fields differ).
 	Desired *Desired `json:"desired,omitempty"`
+	// LeftAt is set on every change for a linked user who is out of scope
+	// (disable, delete, and the skip of a kept or already disabled extension):
+	// the time the user left scope. The engine stores it in Link.LeftAt when that
+	// is still zero, so the removal grace runs from the first run that saw the
+	// user leave. Create, adopt, recreate and enable clear Link.LeftAt and
+	// Link.Disabled.
+	LeftAt time.Time `json:"left_at,omitzero"`
 }
 
 // Desired is the desired state of an extension's owned fields.
@@ -67,9 +75,28 @@ type Desired struct {
 	PhotoETag          string `json:"photo_etag,omitempty"`
 }
 
+// Guard kinds. Only GuardRemovalThreshold may be overridden (TUI question,
+// --allow-removals); the others stop the run whatever the flags.
+const (
+	// GuardRemovalThreshold: the plan disables or deletes more extensions than
+	// users.max_removals allows.
+	GuardRemovalThreshold = "removal_threshold"
+	// GuardEmptyDirectory: a full directory answer had no users. The plan then
+	// holds no removal at all.
+	GuardEmptyDirectory = "empty_directory"
+	// GuardEmptyPBX: the PBX listed no users at all and the plan would recreate
+	// more linked extensions than users.max_removals allows (counted against
+	// every link): a PBX answer that lost its users must not cause a wave of
+	// recreations.
+	GuardEmptyPBX = "empty_pbx"
+	// GuardInvalidSettings: a setting the planner reads is invalid; the plan
+	// holds no changes and Message names the key and the allowed values.
+	GuardInvalidSettings = "invalid_settings"
+)
+
 // Guard says why a plan must not be applied as is.
 type Guard struct {
-	Kind    string `json:"kind"`    // "removal_threshold" or "empty_directory"
+	Kind    string `json:"kind"`    // one of the Guard* kinds
 	Message string `json:"message"` // what happened and what to do
 	Count   int    `json:"count"`   // removals planned
 	Limit   int    `json:"limit"`   // the threshold
