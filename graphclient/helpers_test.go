@@ -1,0 +1,72 @@
+package graphclient
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/pbx365/pbx365/graphclient/m365sim"
+)
+
+// testPair makes a key pair in t.TempDir() (validity 0 = default).
+func testPair(t testing.TB, validity time.Duration) (string, *KeyPair) {
+	t.Helper()
+	keyFile := filepath.Join(t.TempDir(), "keys", "pbx365.pem")
+	if _, err := Keygen(keyFile, validity, false); err != nil {
+		t.Fatalf("keygen: %v", err)
+	}
+	kp, err := LoadKeyPair(keyFile)
+	if err != nil {
+		t.Fatalf("load: %v", err)
+	}
+	return keyFile, kp
+}
+
+// startSim runs an in-process simulated tenant on loopback HTTPS.
+func startSim(t testing.TB, users int) *m365sim.Sim {
+	t.Helper()
+	s := m365sim.New(m365sim.Options{Seed: 7, Users: users})
+	if err := s.Start(); err != nil {
+		t.Fatalf("start sim: %v", err)
+	}
+	t.Cleanup(s.Close)
+	s.GrantAll()
+	return s
+}
+
+// simConfig is a Config pointing at s with the key at keyFile.
+func simConfig(s *m365sim.Sim, keyFile string) Config {
+	return Config{
+		TenantID: s.TenantID(), ClientID: s.ClientID(), KeyFile: keyFile,
+		GraphURL: s.GraphURL(), LoginURL: s.URL(), CAPEM: s.CACertPEM(),
+		MaxRetries: 10, RetryDelay: time.Second,
+		Logger: slog.New(slog.DiscardHandler),
+	}
+}
+
+// newSimClient makes a key pair, uploads its certificate to s and returns a
+// Client for s. mods adjust the Config.
+func newSimClient(t testing.TB, s *m365sim.Sim, mods ...func(*Config)) *Client {
+	t.Helper()
+	keyFile, kp := testPair(t, 0)
+	if err := s.RegisterCertificate(kp.CertificatePEM()); err != nil {
+		t.Fatalf("register certificate: %v", err)
+	}
+	cfg := simConfig(s, keyFile)
+	for _, m := range mods {
+		m(&cfg)
+	}
+	c, err := New(context.Background(), cfg)
+	if err != nil {
+		t.Fatalf("New: %v", err)
+	}
+	return c
+}
+
+func testCtx(t testing.TB) context.Context {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
