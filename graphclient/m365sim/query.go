@@ -51,9 +51,41 @@ func newSchema(typeName, entity string, props []propDef) *schema {
 	return s
 }
 
-// selection is the list of properties to render (id first).
+// selection is the list of properties to render. A selection belongs to one
+// request (its cache is not locked).
 type selection struct {
-	names []string // as the client spelled them, canonicalised; nil = default
+	names []string // canonical names; nil = default properties
+	cache map[*schema][]*propDef
+}
+
+// props resolves the selection for sc (id always included, default
+// properties when nothing is selected).
+func (sel *selection) props(sc *schema) []*propDef {
+	if ps, ok := sel.cache[sc]; ok {
+		return ps
+	}
+	var ps []*propDef
+	if len(sel.names) == 0 {
+		for i := range sc.props {
+			if sc.props[i].defaultOut {
+				ps = append(ps, &sc.props[i])
+			}
+		}
+	} else {
+		for _, n := range sel.names {
+			if p := sc.byName[strings.ToLower(n)]; p != nil {
+				ps = append(ps, p)
+			}
+		}
+		if !slices.Contains(sel.names, "id") {
+			ps = append(ps, sc.byName["id"])
+		}
+	}
+	if sel.cache == nil {
+		sel.cache = map[*schema][]*propDef{}
+	}
+	sel.cache[sc] = ps
+	return ps
 }
 
 // parseSelect validates $select against the schemas (a name must exist in at least one).
@@ -86,47 +118,23 @@ func parseSelect(raw string, schemas ...*schema) (*selection, error) {
 
 // appendObject renders o with the selected (or default) properties.
 func (sc *schema) appendObject(b []byte, o any, sel *selection, odataType bool) []byte {
-	b = append(b, '{')
-	first := true
-	sep := func() {
-		if !first {
-			b = append(b, ',')
-		}
-		first = false
+	if sel == nil {
+		sel = &selection{}
 	}
+	b = append(b, '{')
 	if odataType {
-		sep()
 		b = append(b, `"@odata.type":"#`...)
 		b = append(b, sc.typeName...)
 		b = append(b, '"')
 	}
-	if sel == nil || len(sel.names) == 0 {
-		for i := range sc.props {
-			p := &sc.props[i]
-			if p.defaultOut {
-				sep()
-				b = appendJSONString(b, p.name)
-				b = append(b, ':')
-				b = p.appendJSON(b, o)
-			}
+	for i, p := range sel.props(sc) {
+		if i > 0 || odataType {
+			b = append(b, ',')
 		}
-		return append(b, '}')
-	}
-	hasID := slices.Contains(sel.names, "id")
-	for _, n := range sel.names {
-		p := sc.byName[strings.ToLower(n)]
-		if p == nil {
-			continue
-		}
-		sep()
-		b = appendJSONString(b, p.name)
-		b = append(b, ':')
+		b = append(b, '"')
+		b = append(b, p.name...)
+		b = append(b, `":`...)
 		b = p.appendJSON(b, o)
-	}
-	if !hasID {
-		sep()
-		b = append(b, `"id":`...)
-		b = sc.byName["id"].appendJSON(b, o)
 	}
 	return append(b, '}')
 }

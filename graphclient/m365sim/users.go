@@ -3,6 +3,7 @@ package m365sim
 import (
 	"net/http"
 	"strconv"
+	"sync"
 )
 
 func strProp(name string, def bool, filter string, get func(*User) string) propDef {
@@ -76,7 +77,9 @@ func (s *Sim) listUsers(w http.ResponseWriter, r *http.Request) {
 		s.graphError(w, r, http.StatusBadRequest, fe.code, fe.msg)
 		return
 	}
-	b := make([]byte, 0, 64+lq.top*420)
+	bp := pageBufs.Get().(*[]byte)
+	defer func() { pageBufs.Put(bp) }()
+	b := (*bp)[:0]
 	b = append(b, `{"@odata.context":`...)
 	b = appendJSONString(b, s.GraphURL()+"/$metadata#users"+lq.sel.contextSuffix())
 	var last string
@@ -126,8 +129,13 @@ func (s *Sim) listUsers(w http.ResponseWriter, r *http.Request) {
 		b = appendJSONString(b, s.nextLink("/v1.0/users", lq.raw, "$skiptoken", s.sealToken(pageToken{After: last, Q: lq.qhash})))
 	}
 	b = append(b, '}')
+	*bp = b
 	writeOData(w, http.StatusOK, b)
 }
+
+// pageBufs recycles the buffers big pages are rendered into (fewer GC cycles
+// over a large tenant's heap).
+var pageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
 // countUsers serves GET /users/$count (needs ConsistencyLevel: eventual).
 func (s *Sim) countUsers(w http.ResponseWriter, r *http.Request) {
