@@ -35,10 +35,11 @@ type simExt struct {
 	limiter outlookLimiter
 	sentMu  sync.Mutex
 	sent    []SentMessage
-	// hold, when set (tests), blocks Outlook handlers while they hold their
-	// mailbox concurrency slot, so concurrency limits can be tested deterministically.
-	holdMu sync.Mutex
-	hold   chan struct{}
+	// hold, when set (tests), blocks Outlook handlers of mailbox holdUser while
+	// they hold their concurrency slot, so the limit can be tested deterministically.
+	holdMu   sync.Mutex
+	hold     chan struct{}
+	holdUser string
 	subs   subState
 }
 
@@ -142,6 +143,9 @@ func (s *Sim) outlookRoute(pattern string, acc access, h func(w http.ResponseWri
 		defer release()
 		e.holdMu.Lock()
 		hold := e.hold
+		if e.holdUser != userID {
+			hold = nil
+		}
 		e.holdMu.Unlock()
 		if hold != nil {
 			select {
