@@ -40,7 +40,7 @@ type simExt struct {
 	holdMu   sync.Mutex
 	hold     chan struct{}
 	holdUser string
-	subs   subState
+	subs     subState
 }
 
 // ext returns the extension state of s, creating it on first use.
