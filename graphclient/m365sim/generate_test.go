@@ -205,3 +205,22 @@ func TestOverlappingEventsInFirstMailbox(t *testing.T) {
 		}
 	}
 }
+
+func TestOptionsValidate(t *testing.T) {
+	for _, o := range []Options{{Users: 9}, {Users: 100001}, {TenantID: "contoso"}, {ClientID: "8f2a9c3e-1b47-4d6a-9e51-3c0b7d2f6a1"}} {
+		if err := o.Validate(); err == nil {
+			t.Errorf("%+v accepted", o)
+		}
+	}
+	for _, o := range []Options{{}, {Users: 10}, {Users: 100000, TenantID: DefaultTenantID, ClientID: strings.ToUpper(DefaultClientID)}} {
+		if err := o.Validate(); err != nil {
+			t.Errorf("%+v: %v", o, err)
+		}
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("New with 5 users did not panic")
+		}
+	}()
+	New(Options{Users: 5})
+}

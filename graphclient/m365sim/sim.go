@@ -91,14 +91,47 @@ var extensions []func(*Sim)
 // (s.OnChange).
 func registerExtension(f func(*Sim)) { extensions = append(extensions, f) }
 
+// Validate reports options New would refuse, naming what to fix.
+func (o Options) Validate() error {
+	if o.Users != 0 && (o.Users < 10 || o.Users > 100000) {
+		return fmt.Errorf("m365sim: users = %d: use 10..100000 (0 means 300)", o.Users)
+	}
+	for name, v := range map[string]string{"tenant id": o.TenantID, "client id": o.ClientID} {
+		if v != "" && !isGUID(v) {
+			return fmt.Errorf("m365sim: %s %q is not a GUID (xxxxxxxx-xxxx-xxxx-xxxx-xxxxxxxxxxxx)", name, v)
+		}
+	}
+	return nil
+}
+
+// isGUID reports whether s looks like 8-4-4-4-12 hex digits.
+func isGUID(s string) bool {
+	if len(s) != 36 {
+		return false
+	}
+	for i, c := range s {
+		switch i {
+		case 8, 13, 18, 23:
+			if c != '-' {
+				return false
+			}
+		default:
+			if !strings.ContainsRune("0123456789abcdefABCDEF", c) {
+				return false
+			}
+		}
+	}
+	return true
+}
+
 // New generates a tenant deterministically from opts.Seed and opts.Users.
-// It panics if opts.Users is outside 10..100000 (a programming error).
+// It panics on options Validate refuses (call Validate first for user input).
 func New(opts Options) *Sim {
+	if err := opts.Validate(); err != nil {
+		panic(err.Error())
+	}
 	if opts.Users == 0 {
 		opts.Users = 300
-	}
-	if opts.Users < 10 || opts.Users > 100000 {
-		panic(fmt.Sprintf("m365sim: Options.Users = %d, must be 10..100000", opts.Users))
 	}
 	if opts.TenantID == "" {
 		opts.TenantID = DefaultTenantID
