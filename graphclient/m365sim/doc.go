@@ -28,7 +28,11 @@
 //     $skiptoken/$deltatoken tokens, absolute nextLinks.
 //   - users.go, groups.go, photos.go, delta.go, batch.go: the core routes.
 //   - faults.go, reqlog.go: fault injection and the request log.
-//   - control.go, controlapi.go: the Go and HTTP control APIs.
+//   - control.go, controlapi.go: the Go and HTTP control APIs (users,
+//     groups, photos, consent, certificates, faults, clock, logs);
+//     mailstore.go: mailbox data control (AddEvent, UpdateEvent, MoveEvent,
+//     CancelEvent, DeleteEvent, AddContactFolder, AddContact, UpdateContact,
+//     DeleteContact, Mailbox snapshots), each recording its change.
 //
 // Extending (mailbox_*.go, subscriptions_*.go): add routes from an init
 // function with registerExtension(func(s *Sim) { s.graphRoute("GET /users/{id}/contacts",

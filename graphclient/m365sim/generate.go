@@ -118,6 +118,9 @@ func generate(t *tenant, seed int64, n int, now time.Time) {
 	created := anchor.AddDate(-2, 0, 0)
 	var members, guests []*User
 	byDept := map[string][]*User{}
+	t.users = make([]*User, 0, n)
+	t.byID, t.byUPN = make(map[string]*User, n), make(map[string]*User, n)
+	t.mailboxes, t.photos = make(map[string]*mailboxSlot, n), make(map[string]*Photo, n/3+1)
 	for i := range n {
 		r := genRand(seed, uint64(i)+1)
 		kind := kindNormal
