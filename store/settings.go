@@ -725,3 +725,20 @@ func (s *Store) RequireSettings(keys ...string) error {
 func (s *Store) RequireFor(command string) error {
 	return s.RequireSettings(KeysRequiredFor(command)...)
 }
+
+// Advice is a warning about an accepted value, or "": an interval below one
+// minute loads Graph; a removal limit of 0 stops every run that removes
+// anyone.
+func Advice(key, value string) string {
+	switch key {
+	case "schedule.delta_interval", "calendar.refresh":
+		if d, err := parseDuration(value, false); err == nil && d < time.Minute {
+			return fmt.Sprintf("%s below 1m adds load on Graph and may be throttled", key)
+		}
+	case "users.max_removals":
+		if value == "0" {
+			return "users.max_removals 0 stops every run that would disable or delete anyone"
+		}
+	}
+	return ""
+}

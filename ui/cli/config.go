@@ -13,6 +13,10 @@ import (
 // ConfigUsage is the synopsis of pbx365 config.
 const ConfigUsage = "usage: pbx365 config list | get KEY | set KEY VALUE | unset KEY"
 
+// defaultDataDir finds the data directory when none is given (a variable so
+// tests need not touch the real one).
+var defaultDataDir = store.DefaultDir
+
 // exitUsage is the exit code for a malformed command line.
 const exitUsage = 2
 
@@ -53,7 +57,7 @@ func Config(ctx context.Context, dataDir string, args []string, stdout, stderr i
 		return ExitFailed
 	}
 	if dataDir == "" {
-		d, err := store.DefaultDir()
+		d, err := defaultDataDir()
 		if err != nil {
 			fmt.Fprintf(stderr, "pbx365 config: %v\n", err)
 			return ExitFailed
