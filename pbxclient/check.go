@@ -70,7 +70,7 @@ func (x *XAPI) Check(ctx context.Context) []CheckResult {
 	if err == nil && m.UserSyncEnabled {
 		err = errors.New("3CX's own Microsoft 365 user sync is on and would undo pbx365's changes: turn it off (Admin Console → Integrations → Microsoft 365 → Users)")
 	}
-	add("pbx own m365 user sync off", err, "", "the role may not read the Microsoft 365 settings")
+	add("pbx native m365 user sync", err, "off", "the role may not read the Microsoft 365 settings")
 	return out
 }
 

@@ -55,14 +55,27 @@ func (x *XAPI) Departments(ctx context.Context) ([]Department, error) {
 	return x.listGroups(ctx, "list departments", "")
 }
 
-// findDepartment looks a department up by exact name.
-func (x *XAPI) findDepartment(ctx context.Context, name string) (Department, bool, error) {
+// findDepartment looks a department up by exact name (Name eq), or, when
+// fold is set and none matches exactly, by name in any letter case among all
+// departments (in case the PBX's uniqueness ignores case).
+func (x *XAPI) findDepartment(ctx context.Context, name string, fold bool) (Department, bool, error) {
 	ds, err := x.listGroups(ctx, "find department "+quote(name), "Name eq "+quote(name))
 	if err != nil {
 		return Department{}, false, err
 	}
 	for _, d := range ds {
 		if d.Name == name {
+			return d, true, nil
+		}
+	}
+	if !fold {
+		return Department{}, false, nil
+	}
+	if ds, err = x.Departments(ctx); err != nil {
+		return Department{}, false, err
+	}
+	for _, d := range ds {
+		if strings.EqualFold(d.Name, name) {
 			return d, true, nil
 		}
 	}
@@ -84,7 +97,7 @@ func (x *XAPI) EnsureDepartment(ctx context.Context, name string) (Department, e
 		return Department{}, &Error{Op: op, Kind: ErrUnavailable, Err: err}
 	}
 	defer unlock()
-	if d, ok, err := x.findDepartment(ctx, name); err != nil || ok {
+	if d, ok, err := x.findDepartment(ctx, name, false); err != nil || ok {
 		return d, err
 	}
 	for try := 0; ; try++ {
@@ -99,7 +112,7 @@ func (x *XAPI) EnsureDepartment(ctx context.Context, name string) (Department, e
 		} else if !errors.Is(err, ErrAlreadyInUse) && !errors.Is(err, ErrOutcomeUnknown) {
 			return Department{}, err
 		}
-		d, ok, ferr := x.findDepartment(ctx, name)
+		d, ok, ferr := x.findDepartment(ctx, name, errors.Is(err, ErrAlreadyInUse))
 		if ferr != nil {
 			return Department{}, ferr
 		}

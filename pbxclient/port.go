@@ -183,6 +183,7 @@ type Error struct {
 	Err     error  // underlying transport error, if any
 }
 
+// Error reads "op: kind (Field): WARNING_KEY [HTTP status]: cause".
 func (e *Error) Error() string {
 	s := e.Op + ": " + e.Kind.Error()
 	if e.Field != "" {

@@ -316,7 +316,7 @@ func TestCheck(t *testing.T) {
 	}
 	rs := x.Check(ctx)
 	wantAll := []string{"ok pbx login", "ok pbx version", "ok pbx read users", "ok pbx write users",
-		"ok pbx departments", "ok pbx phonebook", "ok pbx own m365 user sync off"}
+		"ok pbx departments", "ok pbx phonebook", "ok pbx native m365 user sync"}
 	if !slices.Equal(names(rs), wantAll) {
 		t.Fatalf("Check = %v", rs)
 	}
