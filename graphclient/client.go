@@ -376,6 +376,16 @@ func newRingCredential(tenant, client string, keys []*KeyPair, r resolved, tr ht
 	return rc, nil
 }
 
+// knows reports whether thumb (hex, SHA-1 or SHA-256) is one of the ring's certificates.
+func (rc *ringCredential) knows(thumb string) bool {
+	for _, k := range rc.keys {
+		if strings.EqualFold(thumb, k.ThumbprintSHA1()) || strings.EqualFold(thumb, k.ThumbprintSHA256()) {
+			return true
+		}
+	}
+	return false
+}
+
 func (rc *ringCredential) current() *KeyPair {
 	rc.mu.Lock()
 	defer rc.mu.Unlock()

@@ -95,9 +95,11 @@ var thumbRe = regexp.MustCompile(`(?i)thumbprint of key used by client: '([0-9A-
 func (c *Client) explainAAD(code, msg string) string {
 	switch code {
 	case "AADSTS700027", "AADSTS50013":
+		// Entra quotes the thumbprint it was sent (SHA-256 from MSAL); the
+		// portal lists SHA-1, so name the certificate by its SHA-1.
 		thumb := c.cred.keys[0].ThumbprintSHA1()
-		if m := thumbRe.FindStringSubmatch(msg); m != nil {
-			thumb = strings.ToUpper(m[1])
+		if m := thumbRe.FindStringSubmatch(msg); m != nil && !c.cred.knows(m[1]) {
+			thumb += ", Entra saw " + strings.ToUpper(m[1])
 		}
 		return fmt.Sprintf("the certificate is not uploaded to the app (thumbprint %s): upload %s under Certificates & secrets of the app registration",
 			thumb, PublicKeyPath(c.cred.keys[0].Path))

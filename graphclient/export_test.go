@@ -1,0 +1,5 @@
+package graphclient
+
+import "fmt"
+
+func fmtType(v any) string { return fmt.Sprintf("%T", v) }
