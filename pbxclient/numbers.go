@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"strconv"
+	"sync"
 )
 
 // numbered is one collection whose entities take a number from the PBX's
@@ -54,28 +55,38 @@ type wireNumbered struct {
 
 // NumbersInUse lists every number taken on the PBX, each tagged with its
 // kind: users, queues, ring groups, IVRs, parkings, fax extensions, call
-// flow apps, trunks, API clients and whatever else Peers lists. A collection
-// this PBX version does not have (404) is skipped with a debug log.
+// flow apps, trunks, API clients and whatever else Peers lists. The
+// collections are read in parallel (within the concurrency bound). A
+// collection this PBX version does not have (404) is skipped with a debug
+// log; an optional one the role may not read (403) with a warning.
 func (x *XAPI) NumbersInUse(ctx context.Context) ([]NumberInUse, error) {
+	rows := make([][]wireNumbered, len(numberedSets))
+	errs := make([]error, len(numberedSets))
+	var wg sync.WaitGroup
+	for i, s := range numberedSets {
+		wg.Go(func() {
+			q := query{}.add("$select", s.sel)
+			rows[i], errs[i] = listAll(ctx, x, "list "+s.path, s.path, q, "Id", func(w wireNumbered) string {
+				return strconv.Itoa(int(w.ID)) + "/" + w.Number
+			})
+		})
+	}
+	wg.Wait()
 	var out []NumberInUse
 	seen := map[string]bool{}
-	for _, s := range numberedSets {
-		q := query{}.add("$select", s.sel)
-		rows, err := listAll(ctx, x, "list "+s.path, s.path, q, "Id", func(w wireNumbered) string {
-			return strconv.Itoa(int(w.ID)) + "/" + w.Number
-		})
-		if errors.Is(err, ErrNotFound) {
+	for i, s := range numberedSets {
+		err := errs[i]
+		switch {
+		case errors.Is(err, ErrNotFound):
 			x.log.Debug("xapi collection not on this PBX, skipped", "collection", s.path)
 			continue
-		}
-		if s.optional && errors.Is(err, ErrForbidden) {
+		case s.optional && errors.Is(err, ErrForbidden):
 			x.log.Warn("pbx365's API client may not list this collection; its numbers are not known", "collection", s.path)
 			continue
-		}
-		if err != nil {
+		case err != nil:
 			return nil, err
 		}
-		for _, r := range rows {
+		for _, r := range rows[i] {
 			if r.Number == "" || seen[r.Number] {
 				continue
 			}
