@@ -19,6 +19,9 @@ func TestOpenIDConfiguration(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		if resp.ProtoMajor != 2 {
+			t.Errorf("served over %s, want HTTP/2", resp.Proto)
+		}
 		var doc map[string]any
 		if err := json.NewDecoder(resp.Body).Decode(&doc); err != nil {
 			t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"net/http"
 	"slices"
 	"strings"
@@ -298,5 +299,40 @@ func TestChangeHook(t *testing.T) {
 	}
 	if len(got) != len(want) {
 		t.Fatalf("failed changes fired hooks: %v", got[len(want):])
+	}
+}
+
+func TestStartOnFixedAddress(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	s := New(Options{Seed: 1, Users: 10})
+	if err := s.StartOn(addr); err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.URL() != "https://"+addr || s.GraphURL() != "https://"+addr+"/v1.0" {
+		t.Fatalf("urls %s %s", s.URL(), s.GraphURL())
+	}
+	if err := s.Start(); err == nil {
+		t.Fatal("second start accepted")
+	}
+	c := httpClient(t, s)
+	resp, err := c.Get(s.URL() + "/" + s.TenantID() + "/v2.0/.well-known/openid-configuration")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	s2 := New(Options{Seed: 1, Users: 10})
+	if err := s2.StartOn(addr); err == nil || !strings.Contains(err.Error(), addr) {
+		t.Fatalf("address in use: %v", err)
+	}
+	s2.Close()
+	s.Close()
+	if _, err := c.Get(s.URL() + "/"); err == nil {
+		t.Fatal("served after Close")
 	}
 }

@@ -76,7 +76,10 @@ func (s *Sim) graphRoute(pattern string, acc access, h http.HandlerFunc) {
 func (s *Sim) serveGraph(w http.ResponseWriter, r *http.Request, inBatch bool) {
 	rec := s.reqs.start(s, r, inBatch)
 	sw := &statusWriter{ResponseWriter: w}
-	defer func() { rec.finish(sw.status()) }()
+	defer func() {
+		rec.finish(sw.status())
+		s.log.Debug("m365sim graph request", "method", r.Method, "path", r.URL.Path, "status", sw.status(), "inBatch", inBatch)
+	}()
 	ri := &requestInfo{requestID: newUUID(), clientRequestID: r.Header.Get("client-request-id"), inBatch: inBatch}
 	if ri.clientRequestID == "" {
 		ri.clientRequestID = ri.requestID
