@@ -1,9 +1,14 @@
 package pbxclient
 
 import (
+	"bytes"
 	"errors"
+	"log/slog"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/pbx365/pbx365/pbxclient/pbxsim"
@@ -110,4 +115,60 @@ func TestUntrustedCertificateNamesCAFile(t *testing.T) {
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "pbx.ca_file") {
 		t.Fatalf("got %v", err)
 	}
+}
+
+// TestLogsHoldNoSecrets runs a session with debug logging, a revoked token
+// and a failing call, and checks neither the API key nor a token appears.
+func TestLogsHoldNoSecrets(t *testing.T) {
+	s := newSim(t, pbxsim.Options{})
+	var buf syncBuffer
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "ca.pem")
+	if err := os.WriteFile(caFile, s.CACertPEM(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	x := newClient(t, s, func(c *Config) {
+		c.CAPEM, c.CAFile = nil, caFile // the CA from pbx.ca_file
+		c.Logger = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	ctx := ctxT(t)
+	if _, err := x.ListUsers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	x.tokens.mu.Lock()
+	token := x.tokens.token
+	x.tokens.mu.Unlock()
+	s.RevokeTokens()
+	s.FailNext(1, http.StatusServiceUnavailable)
+	if _, err := x.ListUsers(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := x.GetUser(ctx, 4242); !errors.Is(err, ErrNotFound) {
+		t.Fatal(err)
+	}
+	logs := buf.String()
+	if !strings.Contains(logs, "xapi request") || !strings.Contains(logs, "re-authenticating") {
+		t.Fatalf("debug logs missing:\n%s", logs)
+	}
+	if token == "" || strings.Contains(logs, token) || strings.Contains(logs, s.Secret()) || strings.Contains(logs, "Bearer") {
+		t.Fatalf("a secret is in the logs:\n%s", logs)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for concurrent writers.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
