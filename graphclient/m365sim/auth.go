@@ -168,6 +168,17 @@ func (s *Sim) serveLogin(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	tenant, rest := parts[0], "/"+strings.Join(parts[1:], "/")
+	if f := s.faults.nextLogin(r.Method, r.URL.Path); f != nil {
+		if f.hasRetry {
+			sw.Header().Set("Retry-After", retryAfterSeconds(f.retryAfter))
+		}
+		if f.status == http.StatusTooManyRequests {
+			s.entraError(sw, f.status, "temporarily_unavailable", 50196, "The server is throttling this client. Retry after the time given in Retry-After.")
+		} else {
+			s.entraError(sw, f.status, "temporarily_unavailable", 90033, "A transient error has occurred. Please try again.")
+		}
+		return
+	}
 	switch rest {
 	case "/discovery/instance":
 		s.serveInstanceDiscovery(sw, r, tenant)

@@ -258,3 +258,30 @@ func TestUnknownRoutes(t *testing.T) {
 		t.Errorf("/me: %d %v", st, m)
 	}
 }
+
+func TestLoginFaults(t *testing.T) {
+	s := startSim(t, Options{Seed: 42})
+	c := httpClient(t, s)
+	tokenPath := "/" + s.TenantID() + "/oauth2/v2.0/token"
+	// Rules without a login prefix never reach the token endpoint.
+	s.ThrottleNext(1, time.Second)
+	token(t, c, s)
+	s.ClearFaults()
+	s.ThrottleNextMatching("POST", tokenPath, 1, 2*time.Second)
+	s.FailNextMatching("POST", tokenPath, 1, 503)
+	resp, err := c.PostForm(s.URL()+tokenPath, tokenForm(s, makeAssertion(t, s, assertionOpts{})))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.NewDecoder(resp.Body).Decode(&m)
+	resp.Body.Close()
+	if resp.StatusCode != 429 || resp.Header.Get("Retry-After") != "2" || m["error"] != "temporarily_unavailable" {
+		t.Fatalf("throttled login: %d %v", resp.StatusCode, m)
+	}
+	st, m := postToken(t, c, s, s.TenantID(), tokenForm(s, makeAssertion(t, s, assertionOpts{})))
+	if st != 503 || aadsts(m) != 90033 {
+		t.Fatalf("failed login: %d %v", st, m)
+	}
+	token(t, c, s)
+}

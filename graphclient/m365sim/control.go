@@ -221,6 +221,11 @@ func (s *Sim) AddGroup(g Group) (Group, error) {
 		if t.groupByID[g.ID] != nil || t.byID[g.ID] != nil {
 			return fmt.Errorf("add group: id %q is already used", g.ID)
 		}
+		for _, m := range g.Members {
+			if t.byID[m] == nil && t.groupByID[m] == nil {
+				return fmt.Errorf("add group: member %q: %w", m, ErrNotFound)
+			}
+		}
 		if g.CreatedDateTime.IsZero() {
 			g.CreatedDateTime = s.Now()
 		}

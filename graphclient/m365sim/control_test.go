@@ -225,6 +225,18 @@ func TestControlAPI(t *testing.T) {
 	if len(reqs) == 0 {
 		t.Fatal("request log empty")
 	}
+	var cnt map[string]int
+	ctl(t, c, s, key, "GET", "/_sim/requests/count?method=GET&prefix=/v1.0/users", nil, &cnt)
+	if cnt["count"] != s.RequestCount("GET", "/v1.0/users") || cnt["count"] == 0 {
+		t.Fatalf("request count %v", cnt)
+	}
+	var ng Group
+	if st := ctl(t, c, s, key, "POST", "/_sim/groups", map[string]any{"displayName": "Ctl Group", "members": []string{s.Users()[0].ID}}, &ng); st != 200 || ng.ID == "" {
+		t.Fatalf("add group: %d %+v", st, ng)
+	}
+	if ids := s.TransitiveUserIDs(ng.ID); len(ids) != 1 {
+		t.Fatalf("new group members %v", ids)
+	}
 	var changes []Change
 	ctl(t, c, s, key, "GET", "/_sim/changes?since=0", nil, &changes)
 	if len(changes) < 5 || changes[0].Seq != 1 {

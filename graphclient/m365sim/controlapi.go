@@ -36,6 +36,8 @@ import (
 //	GET    /_sim/clock                        {"now":RFC3339}
 //	POST   /_sim/clock                        {"now":RFC3339} or {"advance":"1h"}
 //	GET    /_sim/requests                     the request log
+//	GET    /_sim/requests/count?method=&prefix=  {"count":N} (RequestCount)
+//	POST   /_sim/groups                       Group JSON → created group
 //	DELETE /_sim/requests                     reset it
 //	GET    /_sim/changes?since=N              the change log after seq N
 //	GET    /_sim/users/{id}/mailbox           contact folders and events
@@ -101,6 +103,21 @@ func (s *Sim) installControlRoutes() {
 	})
 	m.HandleFunc("POST /_sim/clock", s.ctlClock)
 	m.HandleFunc("GET /_sim/requests", func(w http.ResponseWriter, r *http.Request) { ctlOK(w, s.Requests()) })
+	m.HandleFunc("GET /_sim/requests/count", func(w http.ResponseWriter, r *http.Request) {
+		ctlOK(w, map[string]int{"count": s.RequestCount(r.URL.Query().Get("method"), r.URL.Query().Get("prefix"))})
+	})
+	m.HandleFunc("POST /_sim/groups", func(w http.ResponseWriter, r *http.Request) {
+		var g Group
+		if !ctlDecode(w, r, &g) {
+			return
+		}
+		ng, err := s.AddGroup(g)
+		if err != nil {
+			ctlErr(w, err)
+			return
+		}
+		ctlOK(w, ng)
+	})
 	m.HandleFunc("DELETE /_sim/requests", func(w http.ResponseWriter, r *http.Request) {
 		s.ResetRequests()
 		ctlOK(w, map[string]any{"reset": true})

@@ -55,7 +55,9 @@ func (s *Sim) ThrottleNext(n int, retryAfter time.Duration) {
 
 // ThrottleNextMatching is ThrottleNext for requests whose method equals method
 // ("" = any) and whose path (e.g. "/v1.0/users/x/calendar/getSchedule") starts with prefix.
-// Use it to throttle items inside a $batch but not the batch itself.
+// Use it to throttle items inside a $batch but not the batch itself. A prefix
+// naming a login path (e.g. "/"+TenantID()+"/oauth2/v2.0/token") reaches the
+// token endpoint, which then answers with Entra's error JSON.
 func (s *Sim) ThrottleNextMatching(method, prefix string, n int, retryAfter time.Duration) {
 	s.addRule(&faultRule{method: method, prefix: prefix, n: n, f: fault{status: http.StatusTooManyRequests, retryAfter: retryAfter, hasRetry: true}})
 }
@@ -105,11 +107,20 @@ func (s *Sim) addRule(r *faultRule) {
 	s.faults.mu.Unlock()
 }
 
-// next consumes the fault for a request, if any.
-func (f *faultState) next(method, path string) *fault {
+// next consumes the fault for a Graph request, if any.
+func (f *faultState) next(method, path string) *fault { return f.match(method, path, false) }
+
+// nextLogin consumes the fault for a login request: only rules whose prefix
+// names a login path (e.g. "/"+tenant+"/oauth2/v2.0/token") apply there.
+func (f *faultState) nextLogin(method, path string) *fault { return f.match(method, path, true) }
+
+func (f *faultState) match(method, path string, login bool) *fault {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	for i, r := range f.rules {
+		if login && r.prefix == "" {
+			continue
+		}
 		if (r.method == "" || strings.EqualFold(r.method, method)) && strings.HasPrefix(path, r.prefix) {
 			r.n--
 			if r.n <= 0 {
@@ -120,7 +131,7 @@ func (f *faultState) next(method, path string) *fault {
 			return &out
 		}
 	}
-	if f.rate > 0 && f.rnd.Float64() < f.rate {
+	if !login && f.rate > 0 && f.rnd.Float64() < f.rate {
 		out := fault{status: http.StatusTooManyRequests, retryAfter: f.rateRetry, hasRetry: true}
 		f.count(&out)
 		return &out
