@@ -184,7 +184,8 @@ type outlookQuery struct {
 	sel     *selection
 	raw     url.Values
 	topSet  bool
-	orderBy string
+	// maxPage is Prefer: odata.maxpagesize when it set the page size (no $top).
+	maxPage int
 }
 
 // parseOutlookQuery validates the query options of an Outlook collection.
@@ -221,6 +222,9 @@ func parseOutlookQuery(r *http.Request, sc *schema, allowed ...string) (*outlook
 			return nil, &filterError{"ErrorInvalidUrlQuery", fmt.Sprintf("The value '%s' of the query parameter '$skip' is invalid: use a number >= 0.", sk)}
 		}
 		oq.skip = n
+	}
+	if n, ok := preferMaxPageSize(r); ok && !oq.topSet {
+		oq.top, oq.maxPage = n, n
 	}
 	sel, err := parseSelect(q.Get("$select"), sc)
 	if err != nil {
@@ -261,6 +265,9 @@ func (s *Sim) writeOutlookPage(w http.ResponseWriter, r *http.Request, context s
 	b = append(b, '}')
 	for i := 0; i+1 < len(hdr); i += 2 {
 		w.Header().Set(hdr[i], hdr[i+1])
+	}
+	if oq.maxPage > 0 {
+		w.Header().Add("Preference-Applied", "odata.maxpagesize="+strconv.Itoa(oq.maxPage))
 	}
 	writeOData(w, http.StatusOK, b)
 }

@@ -69,6 +69,10 @@ func TestContactsListShapeAndPaging(t *testing.T) {
 	if st != 200 || len(values(t, m)) != 20 || m["@odata.nextLink"] == nil {
 		t.Fatalf("$top=20: %d %v", st, m)
 	}
+	st, h, m := e.get(t, "/users/"+e.fresh.ID+"/contacts", e.tok, map[string]string{"Prefer": "odata.maxpagesize=7"})
+	if st != 200 || len(values(t, m)) != 7 || h.Get("Preference-Applied") != "odata.maxpagesize=7" || !strings.Contains(m["@odata.nextLink"].(string), "$skip=7") {
+		t.Fatalf("Prefer odata.maxpagesize: %d %q %v", st, h.Get("Preference-Applied"), m)
+	}
 	// The one $filter form Outlook offers on contacts.
 	f := url.QueryEscape("emailAddresses/any(a:a/address eq 'PAGED07@example.com')")
 	st, _, m = e.get(t, "/users/"+e.fresh.ID+"/contacts?$filter="+f, e.tok, nil)
