@@ -179,11 +179,11 @@ func (s *Sim) withMailbox(w http.ResponseWriter, r *http.Request, userID string,
 
 // outlookQuery is a parsed Outlook collection query ($top, $skip, $select).
 type outlookQuery struct {
-	top     int
-	skip    int
-	sel     *selection
-	raw     url.Values
-	topSet  bool
+	top    int
+	skip   int
+	sel    *selection
+	raw    url.Values
+	topSet bool
 	// maxPage is Prefer: odata.maxpagesize when it set the page size (no $top).
 	maxPage int
 }
