@@ -35,6 +35,7 @@ type LockedError struct {
 	Stale bool   // the owner file names a process that is gone
 }
 
+// Error names the holder and what to do.
 func (e *LockedError) Error() string {
 	switch {
 	case e.Owner != nil && !e.Stale:

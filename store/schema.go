@@ -89,8 +89,7 @@ var SchemaVersion = migrations[len(migrations)-1].version
 var ErrSchemaTooNew = errors.New("state.db is newer than this pbx365")
 
 func migrateV1(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bucketMeta, bucketSettings, bucketLinks, bucketDeltaTokens, bucketRuns,
-		bucketRunItems, bucketIntents, bucketIntentsSettled, bucketPresence, bucketContactMaps} {
+	for _, b := range bucketsOf[1] {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("create bucket %s: %w", b, err)
 		}
@@ -122,7 +121,7 @@ func migrateV2(tx *bolt.Tx) error {
 }
 
 func migrateV3(tx *bolt.Tx) error {
-	for _, b := range [][]byte{bucketAuditByRun, bucketAuditByUser} {
+	for _, b := range bucketsOf[3] {
 		if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 			return fmt.Errorf("create bucket %s: %w", b, err)
 		}
@@ -191,6 +190,29 @@ func migrate(db *bolt.DB, steps []migration) error {
 		return nil
 	}
 	return err
+}
+
+// bucketsOf lists the buckets each schema version has (its own and older).
+var bucketsOf = map[uint64][][]byte{
+	1: {bucketMeta, bucketSettings, bucketLinks, bucketDeltaTokens, bucketRuns, bucketRunItems, bucketIntents,
+		bucketIntentsSettled, bucketPresence, bucketContactMaps},
+	2: {bucketLinksByNumber},
+	3: {bucketAuditByRun, bucketAuditByUser},
+}
+
+// checkBuckets refuses a store that claims a version but lacks one of its
+// buckets (a damaged or hand-edited file), instead of failing later.
+func checkBuckets(db *bolt.DB, steps []migration) error {
+	return db.View(func(tx *bolt.Tx) error {
+		for _, m := range steps {
+			for _, b := range bucketsOf[m.version] {
+				if tx.Bucket(b) == nil {
+					return fmt.Errorf("bucket %s is missing: state.db is damaged; restore a backup or move it aside", b)
+				}
+			}
+		}
+		return nil
+	})
 }
 
 // itob encodes a sequence number as 8 bytes big-endian.

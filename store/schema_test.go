@@ -219,3 +219,11 @@ func TestDamagedVersionIsReported(t *testing.T) {
 		t.Errorf("err %v", err)
 	}
 }
+
+func TestMissingBucketIsReported(t *testing.T) {
+	dir := t.TempDir()
+	seed(t, dir, migrations, func(tx *bolt.Tx) error { return tx.DeleteBucket(bucketAuditByUser) })
+	if _, err := Open(dir); err == nil || !strings.Contains(err.Error(), "bucket audit_by_user is missing: state.db is damaged") {
+		t.Errorf("err %v", err)
+	}
+}

@@ -3,6 +3,7 @@ package store
 import (
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -72,12 +73,14 @@ type Key struct {
 	// RequiredFor lists the commands that refuse to run while the key has no value.
 	RequiredFor []string
 
+	// inDir is a default path relative to the data directory (ms.key_file).
+	inDir     string
 	normalize func(string) (string, error)
 	assign    func(*Settings, string)
 }
 
 // HasDefault reports whether the key has a value when it is not set.
-func (k Key) HasDefault() bool { return k.Default != "" || k.Name == "ms.key_file" }
+func (k Key) HasDefault() bool { return k.Default != "" || k.inDir != "" }
 
 // DefaultLabel is the default as shown to the admin ("" when none).
 func (k Key) DefaultLabel() string {
@@ -216,7 +219,7 @@ var registry = []Key{
 	{Name: "ms.login_url", Group: GroupMicrosoft, Kind: KindURL, DefaultText: "from ms.cloud", Placeholder: "<https-url>",
 		Help:      "Login (authority host) override, e.g. https://127.0.0.1:8443 (must be https).",
 		normalize: httpsOnly.normalize, assign: func(s *Settings, v string) { s.MS.LoginURL = v }},
-	{Name: "ms.key_file", Group: GroupMicrosoft, Kind: KindPath, DefaultText: "DIR/keys/" + KeyFileName, Placeholder: "<path>",
+	{Name: "ms.key_file", Group: GroupMicrosoft, Kind: KindPath, DefaultText: "DIR/keys/" + KeyFileName, inDir: filepath.Join("keys", KeyFileName), Placeholder: "<path>",
 		Help:      "PEM file holding the app's private key and certificate (written by pbx365 keygen).",
 		normalize: normPath, assign: func(s *Settings, v string) { s.MS.KeyFile = v }},
 	{Name: "ms.ca_file", Group: GroupMicrosoft, Kind: KindPath, Placeholder: "<path>",
@@ -385,7 +388,10 @@ var registryIndex = func() map[string]int {
 // Keys returns the registry: every setting, in display order.
 func Keys() []Key {
 	out := make([]Key, len(registry))
-	copy(out, registry)
+	for i, k := range registry {
+		k.Allowed, k.RequiredFor = slices.Clone(k.Allowed), slices.Clone(k.RequiredFor)
+		out[i] = k
+	}
 	return out
 }
 
@@ -445,6 +451,7 @@ type SettingError struct {
 	Reason string
 }
 
+// Error is "KEY: what is wrong and what is allowed".
 func (e *SettingError) Error() string { return e.Key + ": " + e.Reason }
 
 // UnknownKeyError names a key that is not a setting and the nearest one.
@@ -453,6 +460,7 @@ type UnknownKeyError struct {
 	Suggestion string
 }
 
+// Error names the key and the nearest one.
 func (e *UnknownKeyError) Error() string {
 	msg := fmt.Sprintf("unknown setting %q", e.Key)
 	if e.Suggestion != "" {
@@ -467,6 +475,7 @@ type MissingSettingError struct {
 	Placeholder string
 }
 
+// Error names the key and the command that sets it.
 func (e *MissingSettingError) Error() string {
 	return fmt.Sprintf("%s is not set: run pbx365 config set %s %s", e.Key, e.Key, e.Placeholder)
 }
@@ -536,8 +545,8 @@ const (
 )
 
 func (s *Store) defaultFor(k Key) string {
-	if k.Name == "ms.key_file" {
-		return filepath.Join(KeysDir(s.dir), KeyFileName)
+	if k.inDir != "" {
+		return filepath.Join(s.dir, k.inDir)
 	}
 	return k.Default
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -16,8 +17,8 @@ const FileName = "state.db"
 
 // initialMmapSize reserves address space for the file up front (it does not
 // grow the file), so a big batch does not remap, and copy every node it
-// holds, each time the file doubles.
-const initialMmapSize = 256 << 20
+// holds, each time the file doubles. 32-bit systems keep bbolt's default.
+const initialMmapSize = (strconv.IntSize / 64) * (256 << 20)
 
 // LockTimeout is how long Open waits for another process to release
 // state.db before it gives up and names that process.
@@ -65,6 +66,9 @@ func open(dir string, steps []migration) (*Store, error) {
 		}
 	}
 	if err := migrate(db, steps); err != nil {
+		return fail(fmt.Errorf("open %s: %w", path, err))
+	}
+	if err := checkBuckets(db, steps); err != nil {
 		return fail(fmt.Errorf("open %s: %w", path, err))
 	}
 	if err := writeOwner(path); err != nil {
