@@ -115,14 +115,7 @@ func (s *Sim) usersDelta(w http.ResponseWriter, r *http.Request) {
 			return true
 		}
 		if st.Phase == "i" {
-			i := 0
-			if st.After != "" {
-				i = t.userIndex(st.After)
-				if i < len(t.users) && t.users[i].ID == st.After {
-					i++
-				}
-			}
-			for ; i < len(t.users); i++ {
+			for i := t.usersAfter(st.After); i < len(t.users); i++ {
 				u := t.users[i]
 				if u.SoftDeleted() {
 					continue

@@ -101,42 +101,17 @@ func (s *Sim) writePage(w http.ResponseWriter, r *http.Request, lq *listQuery, p
 
 // countGroups serves GET /groups/$count.
 func (s *Sim) countGroups(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("ConsistencyLevel") != "eventual" {
-		s.badRequest(w, r, "$count is not currently supported.")
-		return
-	}
-	n := 0
-	s.read(func(t *tenant) { n = len(t.groups) })
-	w.Header().Set("Content-Type", "text/plain")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(strconv.Itoa(n))) // the client went away; nothing to do
+	s.writeCount(w, r, func(t *tenant) int { return len(t.groups) })
 }
 
 // getGroup serves GET /groups/{id}.
 func (s *Sim) getGroup(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	sel, err := parseSelect(r.URL.Query().Get("$select"), groupSchema)
-	if err != nil {
-		s.badRequest(w, r, err.Error())
-		return
-	}
-	var b []byte
-	s.read(func(t *tenant) {
-		g := t.groupByID[id]
-		if g == nil {
-			return
+	s.getEntity(w, r, groupSchema, func(t *tenant, id string) any {
+		if g := t.groupByID[id]; g != nil {
+			return g
 		}
-		b = append(b, `{"@odata.context":`...)
-		b = appendJSONString(b, s.GraphURL()+"/$metadata#groups"+sel.contextSuffix()+"/$entity")
-		b = append(b, ',')
-		obj := groupSchema.appendObject(nil, g, sel, false)
-		b = append(b, obj[1:]...)
+		return nil
 	})
-	if b == nil {
-		s.notFound(w, r, id)
-		return
-	}
-	writeOData(w, http.StatusOK, b)
 }
 
 // transitiveMembers serves /groups/{id}/transitiveMembers and its casts

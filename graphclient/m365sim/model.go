@@ -268,6 +268,19 @@ func (t *tenant) userIndex(id string) int {
 	return i
 }
 
+// usersAfter returns the position of the first user whose id sorts after
+// id ("" = from the start): where the page after id begins.
+func (t *tenant) usersAfter(id string) int {
+	if id == "" {
+		return 0
+	}
+	i := t.userIndex(id)
+	if i < len(t.users) && t.users[i].ID == id {
+		i++
+	}
+	return i
+}
+
 // insertUser adds u keeping t.users sorted.
 func (t *tenant) insertUser(u *User) {
 	i := t.userIndex(u.ID)

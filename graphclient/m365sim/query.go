@@ -253,35 +253,26 @@ func compileFilter(raw string, sc *schema) (predicate, bool, error) {
 }
 
 func (p *filterParser) orExpr() (predicate, error) {
-	l, err := p.andExpr()
-	if err != nil {
-		return nil, err
-	}
-	for p.isKeyword("or") {
-		p.next()
-		r, err := p.andExpr()
-		if err != nil {
-			return nil, err
-		}
-		a, b := l, r
-		l = func(o any) bool { return a(o) || b(o) }
-	}
-	return l, nil
+	return p.chain("or", p.andExpr, func(a, b predicate) predicate { return func(o any) bool { return a(o) || b(o) } })
 }
 
 func (p *filterParser) andExpr() (predicate, error) {
-	l, err := p.unary()
+	return p.chain("and", p.unary, func(a, b predicate) predicate { return func(o any) bool { return a(o) && b(o) } })
+}
+
+// chain parses operand (kw operand)* and joins the operands with join.
+func (p *filterParser) chain(kw string, operand func() (predicate, error), join func(a, b predicate) predicate) (predicate, error) {
+	l, err := operand()
 	if err != nil {
 		return nil, err
 	}
-	for p.isKeyword("and") {
+	for p.isKeyword(kw) {
 		p.next()
-		r, err := p.unary()
+		r, err := operand()
 		if err != nil {
 			return nil, err
 		}
-		a, b := l, r
-		l = func(o any) bool { return a(o) && b(o) }
+		l = join(l, r)
 	}
 	return l, nil
 }

@@ -3,6 +3,7 @@ package m365sim
 import (
 	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 )
 
@@ -99,14 +100,7 @@ func (s *Sim) listUsers(w http.ResponseWriter, r *http.Request) {
 		}
 		b = append(b, `,"value":[`...)
 		n := 0
-		i := 0
-		if lq.after != "" {
-			i = t.userIndex(lq.after)
-			if i < len(t.users) && t.users[i].ID == lq.after {
-				i++
-			}
-		}
-		for ; i < len(t.users); i++ {
+		for i := t.usersAfter(lq.after); i < len(t.users); i++ {
 			u := t.users[i]
 			if u.SoftDeleted() || !lq.matches(userSchema, u) {
 				continue
@@ -137,50 +131,54 @@ func (s *Sim) listUsers(w http.ResponseWriter, r *http.Request) {
 // over a large tenant's heap).
 var pageBufs = sync.Pool{New: func() any { b := make([]byte, 0, 64<<10); return &b }}
 
-// countUsers serves GET /users/$count (needs ConsistencyLevel: eventual).
+// countUsers serves GET /users/$count.
 func (s *Sim) countUsers(w http.ResponseWriter, r *http.Request) {
-	if r.Header.Get("ConsistencyLevel") != "eventual" {
-		s.badRequest(w, r, "$count is not currently supported.")
-		return
-	}
-	n := 0
-	s.read(func(t *tenant) {
+	s.writeCount(w, r, func(t *tenant) int {
+		n := 0
 		for _, u := range t.users {
 			if !u.SoftDeleted() {
 				n++
 			}
 		}
+		return n
 	})
-	w.Header().Set("Content-Type", "text/plain")
-	w.WriteHeader(http.StatusOK)
-	_, _ = w.Write([]byte(strconv.Itoa(n))) // the client went away; nothing to do
 }
 
 // getUser serves GET /users/{id|upn}.
 func (s *Sim) getUser(w http.ResponseWriter, r *http.Request) {
+	s.getEntity(w, r, userSchema, func(t *tenant, id string) any {
+		if u := t.activeUser(id); u != nil {
+			return u
+		}
+		return nil
+	})
+}
+
+// getEntity serves a single directory object with $select (the only query option allowed).
+func (s *Sim) getEntity(w http.ResponseWriter, r *http.Request, sc *schema, find func(t *tenant, id string) any) {
 	id := r.PathValue("id")
 	q := r.URL.Query()
 	for k := range q {
-		if k != "$select" && len(k) > 0 && k[0] == '$' {
-			s.badRequest(w, r, "Query option '"+k+"' is not allowed on a single user.")
+		if k != "$select" && strings.HasPrefix(k, "$") {
+			s.badRequest(w, r, "Query option '"+k+"' is not allowed on a single "+strings.TrimPrefix(sc.typeName, "microsoft.graph.")+".")
 			return
 		}
 	}
-	sel, err := parseSelect(q.Get("$select"), userSchema)
+	sel, err := parseSelect(q.Get("$select"), sc)
 	if err != nil {
 		s.badRequest(w, r, err.Error())
 		return
 	}
 	var b []byte
 	s.read(func(t *tenant) {
-		u := t.activeUser(id)
-		if u == nil {
+		o := find(t, id)
+		if o == nil {
 			return
 		}
 		b = append(b, `{"@odata.context":`...)
-		b = appendJSONString(b, s.GraphURL()+"/$metadata#users"+sel.contextSuffix()+"/$entity")
+		b = appendJSONString(b, s.GraphURL()+"/$metadata#"+sc.entity+sel.contextSuffix()+"/$entity")
 		b = append(b, ',')
-		obj := userSchema.appendObject(nil, u, sel, false)
+		obj := sc.appendObject(nil, o, sel, false)
 		b = append(b, obj[1:]...)
 	})
 	if b == nil {
@@ -188,4 +186,17 @@ func (s *Sim) getUser(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	writeOData(w, http.StatusOK, b)
+}
+
+// writeCount answers /$count (text/plain), which needs ConsistencyLevel: eventual.
+func (s *Sim) writeCount(w http.ResponseWriter, r *http.Request, count func(t *tenant) int) {
+	if r.Header.Get("ConsistencyLevel") != "eventual" {
+		s.badRequest(w, r, "$count is not currently supported.")
+		return
+	}
+	n := 0
+	s.read(func(t *tenant) { n = count(t) })
+	w.Header().Set("Content-Type", "text/plain")
+	w.WriteHeader(http.StatusOK)
+	_, _ = w.Write([]byte(strconv.Itoa(n))) // the client went away; nothing to do
 }
