@@ -201,7 +201,7 @@ func (x *XAPI) tokenAttempt(ctx context.Context, form string) (tok string, life 
 	resp, err := x.http.Do(req)
 	if err != nil {
 		x.log.Debug("xapi token request failed", "error", err, "elapsed", time.Since(start))
-		return "", 0, true, &Error{Op: op, Kind: ErrUnavailable, Message: transportHint(err), Err: err}
+		return "", 0, !isCertError(err), &Error{Op: op, Kind: ErrUnavailable, Message: transportHint(err), Err: err}
 	}
 	body, rerr := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
 	resp.Body.Close()

@@ -5,10 +5,12 @@ import (
 	"errors"
 	"log/slog"
 	"net/http"
+	"net/http/httptrace"
 	"os"
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 
 	"github.com/pbx365/pbx365/pbxclient/pbxsim"
@@ -110,10 +112,16 @@ func TestBadCredentialsNameTheSettings(t *testing.T) {
 
 func TestUntrustedCertificateNamesCAFile(t *testing.T) {
 	s := newSim(t, pbxsim.Options{})
-	x := newClient(t, s, func(c *Config) { c.CAPEM = nil; c.Retries = -1 })
-	_, err := x.Version(ctxT(t))
+	x := newClient(t, s, func(c *Config) { c.CAPEM = nil })
+	var handshakes atomic.Int32
+	ctx := httptrace.WithClientTrace(ctxT(t), &httptrace.ClientTrace{TLSHandshakeStart: func() { handshakes.Add(1) }})
+	_, err := x.Version(ctx)
 	if !errors.Is(err, ErrUnavailable) || !strings.Contains(err.Error(), "pbx.ca_file") {
 		t.Fatalf("got %v", err)
+	}
+	// A certificate problem is not retried.
+	if n := handshakes.Load(); n != 1 || len(s.Requests()) != 0 {
+		t.Fatalf("%d handshakes, %d requests", n, len(s.Requests()))
 	}
 }
 

@@ -104,7 +104,7 @@ func (x *XAPI) do(ctx context.Context, r request) (reply, error) {
 				return reply{}, &Error{Op: r.op, Kind: ErrOutcomeUnknown,
 					Message: "the request was sent but no reply came; look before trying again", Err: err}
 			}
-			if attempt >= x.retries {
+			if attempt >= x.retries || isCertError(err) {
 				return reply{}, &Error{Op: r.op, Kind: ErrUnavailable, Message: transportHint(err), Err: err}
 			}
 			sentBefore = sentBefore || sent
@@ -262,6 +262,15 @@ func withOp(err error, op string) error {
 		return &c
 	}
 	return fmt.Errorf("%s: %w", op, err)
+}
+
+// isCertError reports a TLS verification failure, which a retry cannot fix.
+func isCertError(err error) bool {
+	var uae x509.UnknownAuthorityError
+	var hne x509.HostnameError
+	var cie x509.CertificateInvalidError
+	var cve *tls.CertificateVerificationError
+	return errors.As(err, &uae) || errors.As(err, &hne) || errors.As(err, &cie) || errors.As(err, &cve)
 }
 
 // transportHint names the setting most likely behind a transport failure.
