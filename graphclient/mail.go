@@ -7,8 +7,7 @@ import (
 	"net/mail"
 	"strings"
 
-	"github.com/microsoftgraph/msgraph-sdk-go/models"
-	"github.com/microsoftgraph/msgraph-sdk-go/users"
+	abstractions "github.com/microsoft/kiota-abstractions-go"
 )
 
 // SendMail sends m from the mailbox m.From (setting mail.from) through Graph's
@@ -21,39 +20,36 @@ func (c *Client) SendMail(ctx context.Context, m Message) error {
 	if len(m.To) == 0 {
 		return fmt.Errorf("%s: mail.to is empty: name at least one recipient", op)
 	}
-	msg := models.NewMessage()
-	subject := m.Subject
-	msg.SetSubject(&subject)
-	body := models.NewItemBody()
-	ct := models.TEXT_BODYTYPE
-	if m.HTML {
-		ct = models.HTML_BODYTYPE
+	type address struct {
+		Name    string `json:"name,omitempty"`
+		Address string `json:"address"`
 	}
-	body.SetContentType(&ct)
-	content := m.Body
-	body.SetContent(&content)
-	msg.SetBody(body)
-	var to []models.Recipientable
+	type recipient struct {
+		EmailAddress address `json:"emailAddress"`
+	}
+	var to []recipient
 	for _, addr := range m.To {
 		a, err := mail.ParseAddress(strings.TrimSpace(addr))
 		if err != nil {
 			return fmt.Errorf("%s: mail.to %q is not an e-mail address: %w", op, addr, err)
 		}
-		ea := models.NewEmailAddress()
-		ea.SetAddress(&a.Address)
-		if a.Name != "" {
-			ea.SetName(&a.Name)
-		}
-		r := models.NewRecipient()
-		r.SetEmailAddress(ea)
-		to = append(to, r)
+		to = append(to, recipient{address{a.Name, a.Address}})
 	}
-	msg.SetToRecipients(to)
-	req := users.NewItemSendMailPostRequestBody()
-	req.SetMessage(msg)
-	save := false
-	req.SetSaveToSentItems(&save)
-	err := c.sdk.Users().ByUserId(strings.TrimSpace(m.From)).SendMail().Post(ctx, req, nil)
+	ct := "Text"
+	if m.HTML {
+		ct = "HTML"
+	}
+	// Plain JSON through the SDK pipeline (auth, retry, compression): the
+	// typed models add "@odata.type" annotations that a sendMail body does not need.
+	body := map[string]any{
+		"message": map[string]any{
+			"subject":      m.Subject,
+			"body":         map[string]string{"contentType": ct, "content": m.Body},
+			"toRecipients": to,
+		},
+		"saveToSentItems": false,
+	}
+	err := c.sendJSON(ctx, abstractions.POST, c.url("/users/"+pathEscape(strings.TrimSpace(m.From))+"/sendMail", nil), nil, body, nil)
 	return c.wrap(op+" from "+m.From, err)
 }
 
