@@ -17,9 +17,9 @@ import (
 
 // getSchedule limits (graph.md §4.3, §6, §7.2).
 const (
-	MaxSchedulesPerCall   = 20               // schedules in one getSchedule call
-	MaxBatchRequests      = 20               // requests in one $batch
-	MailboxConcurrency    = 4                // concurrent requests per mailbox
+	MaxSchedulesPerCall   = 20 // schedules in one getSchedule call
+	MaxBatchRequests      = 20 // requests in one $batch
+	MailboxConcurrency    = 4  // concurrent requests per mailbox
 	MaxScheduleWindow     = 62 * 24 * time.Hour
 	ScheduleInterval      = 15 * time.Minute // availabilityViewInterval
 	scheduleParallel      = 4                // $batch calls in flight at once
