@@ -237,6 +237,7 @@ func (m *Model) Filter() string { return m.input.Value() }
 // SetFilter sets the filter text and recomputes the shown rows.
 func (m *Model) SetFilter(s string) {
 	m.input.SetValue(s)
+	m.input.CursorEnd()
 	cur, _ := m.CursorRow()
 	m.refilter(cur.ID)
 }

@@ -125,7 +125,7 @@ func (s *Screen) CapturesInput() bool { return s.runsT.Filtering() || s.itemT.Fi
 func (s *Screen) SetSize(w, h int) {
 	s.width, s.height = w, h
 	s.runsT.SetSize(w, max(1, h-2))
-	s.itemT.SetSize(w, max(1, h-3))
+	s.itemT.SetSize(w, max(1, h-4))
 }
 
 func actionCounts(m map[plan.Action]int) string {
@@ -271,7 +271,14 @@ func (s *Screen) View() string {
 				summary = fmt.Sprintf("%s run by %s, %s · started %s", r.Kind, r.Trigger, r.Status, r.Started.Local().Format("2006-01-02 15:04:05"))
 			}
 		}
-		body = st.Muted.Render(common.Fit(summary, s.width)) + "\n" + s.itemT.View()
+		detail := ""
+		if r, ok := s.itemT.CursorRow(); ok {
+			detail = r.Cells[3] + " · " + r.Cells[4]
+			if r.Cells[5] != "" {
+				detail += " · " + r.Cells[5]
+			}
+		}
+		body = st.Muted.Render(common.Fit(summary, s.width)) + "\n" + common.Clip(s.itemT.View(), s.width, max(1, s.height-3)) + "\n" + common.Fit(detail, s.width)
 	}
 	if s.err != nil {
 		head += "  " + st.Error.Render("error: "+s.err.Error())

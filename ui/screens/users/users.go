@@ -65,13 +65,13 @@ type Screen struct {
 
 // Columns of the users table.
 var Columns = []idtable.Column{
-	{Title: "Name", Min: 14, Flex: 3},
-	{Title: "UPN", Min: 14, Flex: 4},
+	{Title: "Name", Min: 14, Flex: 2},
+	{Title: "UPN", Min: 14, Flex: 3},
 	{Title: "Dept", Min: 7, Flex: 1},
 	{Title: "Type", Min: 6},
 	{Title: "On", Min: 3},
 	{Title: "Ext", Min: 5, Right: true},
-	{Title: "State", Min: 10, Flex: 2},
+	{Title: "State", Min: 10, Flex: 3},
 }
 
 // New makes the Users screen.
