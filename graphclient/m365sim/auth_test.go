@@ -276,3 +276,27 @@ func TestForbiddenShapes(t *testing.T) {
 		}
 	}
 }
+
+func TestCertificateRotationAndExpiry(t *testing.T) {
+	s := startSim(t, Options{Seed: 2})
+	c := httpClient(t, s)
+	oldKey, newKey := testKeys(t)
+	// Rotation: the new certificate is uploaded while the old one still works.
+	if err := s.RegisterCertificate(newKey.certPEM); err != nil {
+		t.Fatal(err)
+	}
+	for _, k := range []*testKey{oldKey, newKey} {
+		if st, m := postToken(t, c, s, s.TenantID(), tokenForm(s, makeAssertion(t, s, assertionOpts{key: k}))); st != 200 {
+			t.Fatalf("key %s: %d %v", k.cert.Subject.CommonName, st, m)
+		}
+	}
+	if err := s.RegisterCertificate([]byte("-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n")); err == nil {
+		t.Fatal("PEM without a certificate accepted")
+	}
+	// Past the certificate's NotAfter the key is refused as expired.
+	s.Advance(3 * 365 * 24 * time.Hour)
+	st, m := postToken(t, c, s, s.TenantID(), tokenForm(s, makeAssertion(t, s, assertionOpts{key: newKey})))
+	if st != 401 || aadsts(m) != 700027 || !strings.Contains(m["error_description"].(string), "expired") {
+		t.Fatalf("expired certificate: %d %v", st, m)
+	}
+}
