@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -77,15 +78,18 @@ func (t *Tx) PutLinks(links []Link) error {
 	b, idx := t.tx.Bucket(bucketLinks), t.tx.Bucket(bucketLinksByNumber)
 	// Keys are written in order: bbolt keeps a transaction's inserts in memory
 	// per node, and random-order inserts into a big batch copy quadratically.
-	sorted := make([]*Link, len(links))
-	for i := range links {
-		sorted[i] = &links[i]
+	// Ties keep batch order, so of two writes of one link the later wins.
+	order := make([]int, len(links))
+	for i := range order {
+		order[i] = i
 	}
-	slices.SortStableFunc(sorted, func(a, b *Link) int { return strings.Compare(a.ObjectID, b.ObjectID) })
+	slices.SortFunc(order, func(a, b int) int {
+		return cmp.Or(strings.Compare(links[a].ObjectID, links[b].ObjectID), cmp.Compare(a, b))
+	})
 	now := time.Now().UTC()
 	newNumbers := map[string]string{} // number → object id, linked by this batch
-	for _, lp := range sorted {
-		l := *lp
+	for _, i := range order {
+		l := links[i]
 		if l.ObjectID == "" || l.Number == "" {
 			return fmt.Errorf("put link %q → %q: object id and number are both required", l.ObjectID, l.Number)
 		}
