@@ -1,6 +1,25 @@
 // Package pbxclient is pbx365's door to the phone system: Port, the interface
 // sync needs in domain terms, and XAPI, its implementation for the 3CX V20
 // Configuration API (/connect/token and /xapi/v1).
+//
+// XAPI in short:
+//   - One access token per API client and process (3CX revokes the previous
+//     token on every sign-in): fetched by one caller while the others wait,
+//     renewed at 80% of its lifetime, fetched again after a 401 (once per
+//     token generation, however many requests saw the 401). When another
+//     process with the same API client keeps revoking it, fetches back off
+//     with jitter and a warning names the fix.
+//   - Retries with exponential backoff and jitter, bounded by Config.Retries:
+//     GET, PATCH (absolute values), DELETE of one entity (a 404 after a
+//     repeat means done) and the contact bulk delete after 5xx, 429,
+//     timeouts and transport errors. Creates (POST) are repeated only when
+//     the request provably never left; once sent, a lost reply, a timeout or
+//     a gateway timeout is ErrOutcomeUnknown so the caller looks first.
+//     Certificate failures are never retried.
+//   - Failures are *Error values whose Kind (ErrAlreadyInUse, ErrNotFound,
+//     ...) matches with errors.Is; Field and Warning carry 3CX's details.
+//   - At most Config.Concurrency requests in flight; every call takes a
+//     context; debug logs through slog never hold the API key or a token.
 package pbxclient
 
 import (
