@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"time"
 
 	"github.com/pbx365/pbx365/ui/cli"
 )
@@ -20,6 +21,8 @@ func init() {
 	register(command{name: "log", usage: "log [--json] [--run N] [--user USER] [--limit N]", summary: "The audit log, newest first.", run: runLog})
 	register(command{name: "config", usage: "config list | get KEY | set KEY VALUE | unset KEY", summary: "Read and change settings. Secrets are write-only.", run: runConfig})
 	register(command{name: "sim", usage: "sim [--users N] [--seed N] [--graph-addr ADDR] [--pbx-addr ADDR]", summary: "Run the simulated tenant and PBX as local servers and print their URLs.", run: runSim})
+	register(command{name: "bench", usage: "bench [--users N] [--changes N] [--graph-latency D] [--pbx-latency D]",
+		summary: "Measure a full sync and an incremental sync against the simulators with injected latency.", run: runBench})
 	register(command{name: "sso", usage: "sso apply [--yes]", summary: "Write the tenant and app ID into the PBX's Microsoft 365 settings and enable sign-in there.", run: notYet("sso")})
 	register(command{name: "service", usage: "service install [--enable] | status", summary: "Install or inspect the systemd unit for 'pbx365 serve'.", run: notYet("service")})
 }
@@ -37,6 +40,7 @@ func runSync(ctx context.Context, env *cmdEnv, args []string) int {
 	fs.BoolVar(&opt.Yes, "yes", false, "apply without asking")
 	fs.BoolVar(&opt.AllowRemovals, "allow-removals", false, "go past the removal threshold (users.max_removals)")
 	fs.BoolVar(&opt.JSON, "json", false, "print JSON lines")
+	delta := fs.Bool("delta", false, "incremental: users delta from the stored token, as serve does every interval (a rejected token falls back to a full reconcile)")
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
@@ -45,7 +49,7 @@ func runSync(ctx context.Context, env *cmdEnv, args []string) int {
 		fmt.Fprintln(env.stderr, "pbx365 sync: contact sync is not available yet in this build; run without --contacts/--all for users")
 		return cli.ExitFailed
 	}
-	opt.Full = true
+	opt.Full = !*delta
 	return cli.Sync(ctx, env.dataDir, opt, env.io())
 }
 
@@ -117,4 +121,18 @@ func runSim(ctx context.Context, env *cmdEnv, args []string) int {
 		return code
 	}
 	return cli.Sim(ctx, opt, env.io())
+}
+
+func runBench(ctx context.Context, env *cmdEnv, args []string) int {
+	c, _ := findCommand("bench")
+	fs := newFlags(env, c)
+	opt := cli.BenchOptions{Concurrency: 8}
+	fs.IntVar(&opt.Users, "users", 10000, "directory users")
+	fs.IntVar(&opt.Changes, "changes", 100, "directory changes before the incremental sync")
+	fs.DurationVar(&opt.GraphLatency, "graph-latency", 30*time.Millisecond, "latency added to every Graph request")
+	fs.DurationVar(&opt.PBXLatency, "pbx-latency", 15*time.Millisecond, "latency added to every PBX request")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	return cli.Bench(ctx, opt, env.io())
 }

@@ -46,6 +46,7 @@ func Open(dir string) (*App, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.SetBatchDelay(store.DefaultBatchDelay)
 	return &App{Dir: dir, Store: s, Log: slog.Default()}, nil
 }
 

@@ -141,7 +141,8 @@ func (st StoreState) PutIntent(in Intent, reserve *plan.Link) (uint64, error) {
 		return 0, err
 	}
 	var id uint64
-	err = st.S.Update(func(tx *store.Tx) error {
+	// Batch: the workers' intents and settlements share disk syncs.
+	err = st.S.Batch(func(tx *store.Tx) error {
 		var err error
 		id, err = tx.PutIntent(store.Intent{Run: in.RunID, ChangeKey: "users/" + string(in.Action) + "/" + in.ObjectID,
 			Action: string(in.Action), ObjectID: in.ObjectID, Number: in.Number, Email: in.Email, Payload: payload})
@@ -183,7 +184,7 @@ func (st StoreState) Settle(s Settlement) error {
 			drop = s.DropLink
 		}
 	}
-	return st.S.Update(func(tx *store.Tx) error {
+	return st.S.Batch(func(tx *store.Tx) error {
 		if err := tx.SettleIntent(s.IntentID, outcome); err != nil {
 			return err
 		}
