@@ -295,3 +295,31 @@ func TestPermissionCheckNamesMissingConsent(t *testing.T) {
 }
 
 func typeName(v any) string { return strings.TrimPrefix(fmtType(v), "*") }
+
+func TestPermissionCheckAllGrantedAndMailboxProbes(t *testing.T) {
+	s := startSim(t, 100)
+	c := newSimClient(t, s)
+	lines := c.CheckLines(testCtx(t))
+	if CheckFailed(lines) || len(lines) != 7 {
+		t.Fatalf("all granted but: %v", lines)
+	}
+	// Revoke a mailbox permission: the token lacks it and the live probe gets Outlook's 403.
+	s.Revoke("Calendars.Read")
+	c2 := newSimClient(t, s)
+	res, err := c2.CheckPermissions(testCtx(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range res {
+		switch r.Permission {
+		case PermCalendarsRead:
+			if r.State != PermMissing || r.Code != "ErrorAccessDenied" || !strings.Contains(r.Detail, "Calendars.Read") {
+				t.Errorf("Calendars.Read: %+v", r)
+			}
+		default:
+			if r.State != PermGranted {
+				t.Errorf("%s: %+v", r.Permission, r)
+			}
+		}
+	}
+}
