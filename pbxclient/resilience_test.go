@@ -2,6 +2,7 @@ package pbxclient
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net/http"
@@ -254,8 +255,20 @@ func TestServerErrorsRetriedOnlyWhenSafe(t *testing.T) {
 }
 
 func TestLostReplies(t *testing.T) {
+	t.Run("http2", func(t *testing.T) { testLostReplies(t, false) })
+	t.Run("http1", func(t *testing.T) { testLostReplies(t, true) })
+}
+
+// testLostReplies: over HTTP/2 the simulator resets the stream, over
+// HTTP/1.1 it closes the connection.
+func testLostReplies(t *testing.T, http1 bool) {
 	s := newSim(t, pbxsim.Options{})
 	x := newClient(t, s, nil)
+	if http1 {
+		tr := x.http.Transport.(*http.Transport)
+		tr.ForceAttemptHTTP2 = false
+		tr.TLSNextProto = map[string]func(string, *tls.Conn) http.RoundTripper{}
+	}
 	ctx := ctxT(t)
 	if _, err := x.Version(ctx); err != nil {
 		t.Fatal(err)
