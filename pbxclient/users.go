@@ -249,7 +249,11 @@ func (x *XAPI) DeleteUsers(ctx context.Context, ids []int32) error {
 		if r.Error == "" {
 			continue
 		}
-		errs = append(errs, &Error{Op: "delete user " + r.ExtensionNumber, Status: rep.status,
+		what := op
+		if r.ExtensionNumber != "" {
+			what = "delete user " + r.ExtensionNumber
+		}
+		errs = append(errs, &Error{Op: what, Status: rep.status,
 			Kind: kindOf(http.StatusBadRequest, r.Error), Warning: r.Error, Message: r.Error})
 	}
 	return errors.Join(errs...)

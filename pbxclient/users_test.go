@@ -114,6 +114,14 @@ func TestDeleteUsersBatch(t *testing.T) {
 	if err := x.DeleteUsers(ctx, nil); err != nil {
 		t.Fatal(err)
 	}
+	// Refusals come back per extension; the others are deleted.
+	err = x.DeleteUsers(ctx, []int32{ids[2], 9999})
+	if !errors.Is(err, ErrNotFound) || !strings.Contains(err.Error(), "WARNINGS.XAPI.NOT_FOUND") {
+		t.Fatalf("batch with a missing id: %v", err)
+	}
+	if us := s.Users(); len(us) != 0 {
+		t.Fatalf("left %+v", us)
+	}
 }
 
 func TestListUsersPagesUntilShortPage(t *testing.T) {
