@@ -196,24 +196,18 @@ func (s *Sim) calendarView(w http.ResponseWriter, r *http.Request, userID string
 	if !ok {
 		return
 	}
-	var items []byte
-	more := false
+	page := &outlookPage{oq: oq}
 	found := s.withMailbox(w, r, userID, func(t *tenant, u *User, mb *Mailbox) {
 		occs := occurrencesIn(mb, window[0], window[1])
 		if desc {
 			slices.Reverse(occs)
 		}
-		n := 0
-		for i := oq.skip; i < len(occs); i++ {
-			if n == oq.top {
-				more = true
+		for _, o := range occs {
+			if !page.add(func(b []byte) []byte {
+				return appendOutlookItem(b, eventSchema, &eventRow{o, loc, zone, u}, oq.sel, o.Event.ChangeKey, false)
+			}) {
 				break
 			}
-			if n > 0 {
-				items = append(items, ',')
-			}
-			items = appendOutlookItem(items, eventSchema, &eventRow{occs[i], loc, zone, u}, oq.sel, occs[i].Event.ChangeKey, false)
-			n++
 		}
 	})
 	if !found {
@@ -223,7 +217,7 @@ func (s *Sim) calendarView(w http.ResponseWriter, r *http.Request, userID string
 	if applied != "" {
 		hdr = []string{"Preference-Applied", applied}
 	}
-	s.writeOutlookPage(w, r, "users('"+userID+"')/calendarView", items, oq, more, hdr...)
+	s.writeOutlookPage(w, r, "users('"+userID+"')/calendarView", page, hdr...)
 }
 
 // dateTimeTimeZone is Graph's {"dateTime","timeZone"}.

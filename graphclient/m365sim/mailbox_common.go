@@ -243,9 +243,45 @@ func containsFold(list []string, s string) bool {
 	return false
 }
 
+// outlookPage collects the items of one page of an Outlook collection ($skip, $top).
+type outlookPage struct {
+	oq      *outlookQuery
+	seen, n int
+	items   []byte
+	more    bool
+}
+
+// add renders one matching item unless it is skipped; false once the page is
+// full (more items follow).
+func (p *outlookPage) add(render func(b []byte) []byte) bool {
+	p.seen++
+	if p.seen <= p.oq.skip {
+		return true
+	}
+	if p.n == p.oq.top {
+		p.more = true
+		return false
+	}
+	if p.n > 0 {
+		p.items = append(p.items, ',')
+	}
+	p.items = render(p.items)
+	p.n++
+	return true
+}
+
+// appendEntity renders a single entity: {"@odata.context":…,<obj's properties>}.
+func (s *Sim) appendEntity(b []byte, context string, sel *selection, obj []byte) []byte {
+	b = append(b, `{"@odata.context":`...)
+	b = appendJSONString(b, s.GraphURL()+"/$metadata#"+context+sel.contextSuffix()+"/$entity")
+	b = append(b, ',')
+	return append(b, obj[1:]...)
+}
+
 // writeOutlookPage writes {"@odata.context","value":[items],"@odata.nextLink"?}
 // for an Outlook collection paged with $skip (as Outlook's nextLinks are).
-func (s *Sim) writeOutlookPage(w http.ResponseWriter, r *http.Request, context string, items []byte, oq *outlookQuery, more bool, hdr ...string) {
+func (s *Sim) writeOutlookPage(w http.ResponseWriter, r *http.Request, context string, p *outlookPage, hdr ...string) {
+	oq, items, more := p.oq, p.items, p.more
 	b := make([]byte, 0, len(items)+512)
 	b = append(b, `{"@odata.context":`...)
 	b = appendJSONString(b, s.GraphURL()+"/$metadata#"+context+oq.sel.contextSuffix())

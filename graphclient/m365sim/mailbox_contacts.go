@@ -201,36 +201,27 @@ func (s *Sim) listContacts(w http.ResponseWriter, r *http.Request, userID string
 			return slices.ContainsFunc(c.EmailAddresses, func(e EmailAddress) bool { return strings.ToLower(e.Address) == want })
 		}
 	}
-	var items []byte
-	more, ok := false, false
+	page := &outlookPage{oq: oq}
+	ok := false
 	s.withMailbox(w, r, userID, func(t *tenant, u *User, mb *Mailbox) {
 		f := s.pathFolder(w, r, mb)
 		if f == nil {
 			return
 		}
 		ok = true
-		n, seen := 0, 0
 		for _, c := range f.Contacts {
 			if match != nil && !match(c) {
 				continue
 			}
-			seen++
-			if seen <= oq.skip {
-				continue
-			}
-			if n == oq.top {
-				more = true
+			if !page.add(func(b []byte) []byte {
+				return appendOutlookItem(b, contactSchema, &contactRow{c, f.ID}, oq.sel, c.ChangeKey, false)
+			}) {
 				break
 			}
-			if n > 0 {
-				items = append(items, ',')
-			}
-			items = appendOutlookItem(items, contactSchema, &contactRow{c, f.ID}, oq.sel, c.ChangeKey, false)
-			n++
 		}
 	})
 	if ok {
-		s.writeOutlookPage(w, r, "users('"+userID+"')/contacts", items, oq, more)
+		s.writeOutlookPage(w, r, "users('"+userID+"')/contacts", page)
 	}
 }
 
@@ -247,10 +238,7 @@ func (s *Sim) getContact(w http.ResponseWriter, r *http.Request, userID string) 
 			for _, c := range f.Contacts {
 				if c.ID == r.PathValue("cid") {
 					obj := appendOutlookItem(nil, contactSchema, &contactRow{c, f.ID}, sel, c.ChangeKey, false)
-					b = append(b, `{"@odata.context":`...)
-					b = appendJSONString(b, s.GraphURL()+"/$metadata#users('"+userID+"')/contacts"+sel.contextSuffix()+"/$entity")
-					b = append(b, ',')
-					b = append(b, obj[1:]...)
+					b = s.appendEntity(b, "users('"+userID+"')/contacts", sel, obj)
 					return
 				}
 			}
@@ -274,36 +262,22 @@ func (s *Sim) listContactFolders(w http.ResponseWriter, r *http.Request, userID 
 		s.graphError(w, r, http.StatusBadRequest, fe.code, fe.msg)
 		return
 	}
-	var items []byte
-	more, ok := false, false
+	page := &outlookPage{oq: oq}
+	ok := false
 	s.withMailbox(w, r, userID, func(t *tenant, u *User, mb *Mailbox) {
 		parent := s.pathFolder(w, r, mb)
 		if parent == nil {
 			return
 		}
 		ok = true
-		n, seen := 0, 0
 		for _, f := range mb.ContactFolders[1:] {
-			if f.ParentFolderID != parent.ID {
-				continue
-			}
-			seen++
-			if seen <= oq.skip {
-				continue
-			}
-			if n == oq.top {
-				more = true
+			if f.ParentFolderID == parent.ID && !page.add(func(b []byte) []byte { return contactFolderSchema.appendObject(b, f, oq.sel, false) }) {
 				break
 			}
-			if n > 0 {
-				items = append(items, ',')
-			}
-			items = contactFolderSchema.appendObject(items, f, oq.sel, false)
-			n++
 		}
 	})
 	if ok {
-		s.writeOutlookPage(w, r, "users('"+userID+"')/contactFolders", items, oq, more)
+		s.writeOutlookPage(w, r, "users('"+userID+"')/contactFolders", page)
 	}
 }
 
@@ -317,10 +291,7 @@ func (s *Sim) getContactFolder(w http.ResponseWriter, r *http.Request, userID st
 	var b []byte
 	s.withMailbox(w, r, userID, func(t *tenant, u *User, mb *Mailbox) {
 		if f := s.pathFolder(w, r, mb); f != nil {
-			b = append(b, `{"@odata.context":`...)
-			b = appendJSONString(b, s.GraphURL()+"/$metadata#users('"+userID+"')/contactFolders"+sel.contextSuffix()+"/$entity")
-			b = append(b, ',')
-			b = append(b, contactFolderSchema.appendObject(nil, f, sel, false)[1:]...)
+			b = s.appendEntity(b, "users('"+userID+"')/contactFolders", sel, contactFolderSchema.appendObject(nil, f, sel, false))
 		}
 	})
 	if b != nil {
