@@ -36,23 +36,34 @@ func (q query) String() string { return strings.Join(q, "&") }
 
 // collection is an OData collection reply.
 type collection[T any] struct {
-	Value []T `json:"value"`
+	Count *int `json:"@odata.count"`
+	Value []T  `json:"value"`
 }
 
 // listAll reads every page of a collection with $top/$skip, ordered by
-// orderBy for a stable order, until a short page. base holds the other
-// options ($select, $filter, $expand). id returns an item's key, used to
-// notice a server that ignores $skip.
+// orderBy for a stable order. base holds the other options ($select,
+// $filter, $expand). The first page asks for $count: the list ends when
+// that many items arrived or a page is empty, so a server that caps $top
+// below the page size asked for is still read to the end; without a count a
+// short page ends it. id returns an item's key, used to notice a server
+// that ignores $skip.
 func listAll[T any](ctx context.Context, x *XAPI, op, path string, base query, orderBy string, id func(T) string) ([]T, error) {
 	var all []T
 	seen := map[string]bool{}
 	top := x.pageSize
-	for skip := 0; ; skip += top {
+	total := -1
+	for skip := 0; ; {
 		q := append(query{}, base...).add("$orderby", orderBy).
 			add("$top", strconv.Itoa(top)).add("$skip", strconv.Itoa(skip))
+		if skip == 0 {
+			q = q.add("$count", "true")
+		}
 		var page collection[T]
 		if err := x.get(ctx, op, path, q.String(), &page); err != nil {
 			return nil, err
+		}
+		if skip == 0 && page.Count != nil {
+			total = *page.Count
 		}
 		for _, it := range page.Value {
 			k := id(it)
@@ -63,9 +74,13 @@ func listAll[T any](ctx context.Context, x *XAPI, op, path string, base query, o
 			seen[k] = true
 		}
 		all = append(all, page.Value...)
-		if len(page.Value) != top {
-			// A short page ends the list (a longer one means $top was ignored
-			// and everything came at once).
+		skip += len(page.Value)
+		switch {
+		case len(page.Value) == 0:
+			return all, nil
+		case total >= 0 && len(all) >= total:
+			return all, nil
+		case total < 0 && len(page.Value) < top:
 			return all, nil
 		}
 	}
