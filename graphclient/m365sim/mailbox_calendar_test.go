@@ -208,6 +208,12 @@ func scheduleBody(ids []string, from, to time.Time, interval any) map[string]any
 	return b
 }
 
+// scheduleItem is a $batch item posting the getSchedule body raw to anchor's calendar.
+func scheduleItem(id, anchor string, raw []byte) map[string]any {
+	return map[string]any{"id": id, "method": "POST", "url": "/users/" + anchor + "/calendar/getSchedule",
+		"headers": map[string]string{"Content-Type": "application/json"}, "body": json.RawMessage(raw)}
+}
+
 // addDayMeetings gives u a known day of meetings (UTC hours of day).
 func addDayMeetings(t *testing.T, s *Sim, userID string) {
 	t.Helper()
@@ -320,12 +326,7 @@ func TestGetSchedule(t *testing.T) {
 	if st != 200 || !strings.Contains(string(rb), `"availabilityView":"2"`) {
 		t.Fatalf("gzip getSchedule: %d %s", st, rb)
 	}
-	var sched map[string]any
-	json.Unmarshal(raw, &sched)
-	st, br, braw := postBatch(t, e.c, e.s, e.tok, []map[string]any{
-		{"id": "a", "method": "POST", "url": "/users/" + e.fresh.ID + "/calendar/getSchedule", "headers": map[string]string{"Content-Type": "application/json"}, "body": sched},
-		{"id": "b", "method": "POST", "url": "/users/" + e.shared.ID + "/calendar/getSchedule", "headers": map[string]string{"Content-Type": "application/json"}, "body": sched},
-	}, false)
+	st, br, braw := postBatch(t, e.c, e.s, e.tok, []map[string]any{scheduleItem("a", e.fresh.ID, raw), scheduleItem("b", e.shared.ID, raw)}, false)
 	if got := batchStatuses(br); st != 200 || got["a"] != 200 || got["b"] != 200 {
 		t.Fatalf("batch: %d %s", st, braw)
 	}
@@ -453,12 +454,7 @@ func TestOutlookConcurrencyLimit(t *testing.T) {
 		t.Fatalf("another anchor: %d", st)
 	}
 	// Inside $batch the throttled item carries its own 429 and Retry-After.
-	var sched map[string]any
-	json.Unmarshal(raw, &sched)
-	_, br, braw := postBatch(t, e.c, e.s, e.tok, []map[string]any{
-		{"id": "1", "method": "POST", "url": "/users/" + e.full.ID + "/calendar/getSchedule", "headers": map[string]string{"Content-Type": "application/json"}, "body": sched},
-		{"id": "2", "method": "POST", "url": "/users/" + e.fresh.ID + "/calendar/getSchedule", "headers": map[string]string{"Content-Type": "application/json"}, "body": sched},
-	}, false)
+	_, br, braw := postBatch(t, e.c, e.s, e.tok, []map[string]any{scheduleItem("1", e.full.ID, raw), scheduleItem("2", e.fresh.ID, raw)}, false)
 	if got := batchStatuses(br); got["1"] != 429 || got["2"] != 200 || !strings.Contains(string(braw), `"Retry-After":"1"`) {
 		t.Fatalf("batch during throttling: %v %s", got, braw)
 	}
