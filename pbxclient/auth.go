@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"math/rand/v2"
 	"net/http"
 	"net/url"
 	"strings"
@@ -134,11 +133,7 @@ func (c *tokenCache) invalidate(gen uint64, x *XAPI) (contended bool) {
 		return false
 	}
 	c.contention++
-	d := x.backoffBase << min(c.contention-1, 16)
-	if d > x.backoffMax || d <= 0 {
-		d = x.backoffMax
-	}
-	c.notBefore = time.Now().Add(d/2 + rand.N(d/2+1))
+	c.notBefore = time.Now().Add(x.backoff(c.contention - 1))
 	return true
 }
 

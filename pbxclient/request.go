@@ -222,25 +222,24 @@ func (x *XAPI) warnTokenContention() {
 		"client_id", x.clientID)
 }
 
-// sleepBackoff waits before retry number attempt+1: exponential with full
-// jitter, at least hint (Retry-After), capped, cut short by ctx.
-func (x *XAPI) sleepBackoff(ctx context.Context, attempt int, hint time.Duration) error {
+// backoff is the pause before retry number attempt+1: exponential from
+// backoffBase, capped at backoffMax, with jitter over its upper half.
+func (x *XAPI) backoff(attempt int) time.Duration {
 	d := x.backoffBase << min(attempt, 16)
 	if d > x.backoffMax || d <= 0 {
 		d = x.backoffMax
 	}
-	d = d/2 + rand.N(d/2+1)
+	return d/2 + rand.N(d/2+1)
+}
+
+// sleepBackoff waits the backoff before retry number attempt+1, at least
+// hint (Retry-After) within the cap, cut short by ctx.
+func (x *XAPI) sleepBackoff(ctx context.Context, attempt int, hint time.Duration) error {
+	d := x.backoff(attempt)
 	if hint > d {
 		d = min(hint, x.backoffMax)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return waitFor(ctx, nil, d)
 }
 
 func retryAfter(h http.Header) time.Duration {

@@ -136,7 +136,6 @@ func New(cfg Config) (*XAPI, error) {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = &tls.Config{RootCAs: roots, MinVersion: tls.VersionTLS12}
 	tr.MaxIdleConnsPerHost = conc
-	tr.MaxConnsPerHost = 0
 	tr.DialContext = (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext
 	x.http = &http.Client{Transport: tr, CheckRedirect: func(*http.Request, []*http.Request) error {
 		// A redirect would resend the bearer token elsewhere; 3CX does not redirect the API.
