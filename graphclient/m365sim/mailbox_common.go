@@ -15,6 +15,28 @@ import (
 	_ "time/tzdata" // IANA zones for Prefer: outlook.timezone on machines without zoneinfo
 )
 
+// The mailbox side of the simulator (mailbox_*.go) and change notifications
+// (subscriptions_*.go). Routes, relative to /v1.0, all usable inside $batch:
+//
+//	GET  /users/{id|upn}/contacts[/{cid}]                     default folder (Contacts.Read)
+//	GET  /users/{id}/contactFolders[/{fid}[/childFolders]]   child folders of the default folder
+//	GET  /users/{id}/contactFolders/{fid}/contacts            also …/childFolders/{cfid}/contacts
+//	GET  /users/{id}/contacts/delta, …/contactFolders/{fid}/contacts/delta (also delta(), microsoft.graph.delta[()])
+//	GET  /users/{id}/calendarView, /users/{id}/calendar/calendarView (Calendars.Read)
+//	POST /users/{id}/calendar/getSchedule                     (Calendars.Read; the {id} mailbox is the anchor)
+//	POST /users/{id}/sendMail                                 (Mail.Send; JSON or base64 MIME)
+//	POST|GET /subscriptions, GET|PATCH|DELETE /subscriptions/{id}, POST /subscriptions/{id}/reauthorize
+//
+// Every Outlook route counts against its mailbox's throttling budget
+// (OutlookConcurrency, OutlookRequestsPerWindow) and answers 404
+// ErrorInvalidUser / MailboxNotEnabledForRESTAPI for unknown users and users
+// without a mailbox. Collections page with absolute nextLinks carrying $skip,
+// as Outlook does (default page size 10, $top 1..1000, or Prefer:
+// odata.maxpagesize). Where Graph's documentation is silent the sim chooses
+// (the comments at each rule say more): availabilityView precedence oof > busy > tentative > workingElsewhere > free;
+// all-day events float (midnight in any requested zone); contact delta tokens
+// live DeltaTokenLifetime; Outlook subscriptions live at most 10,080 minutes.
+
 // Outlook throttling limits per app and mailbox (graph.md §7.2).
 const (
 	// OutlookConcurrency is how many requests may run at once against one mailbox.

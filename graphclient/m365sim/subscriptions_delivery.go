@@ -157,6 +157,9 @@ func (s *Sim) Subscriptions() []SubscriptionInfo {
 // notifyChange is the change hook: it queues a notification for every
 // subscription whose resource and change types match.
 func (s *Sim) notifyChange(c Change) {
+	if s.Context().Err() != nil {
+		return // closed: no new background work
+	}
 	s.sweep()
 	st := &s.ext().subs
 	st.mu.Lock()
@@ -385,6 +388,9 @@ func (s *Sim) TriggerLifecycle(subID, event string) error {
 // sweep expires subscriptions whose expirationDateTime passed on the sim
 // clock and sends reauthorizationRequired within ReauthorizationLead of expiry.
 func (s *Sim) sweep() {
+	if s.Context().Err() != nil {
+		return // closed: no new background work
+	}
 	now := s.Now()
 	st := &s.ext().subs
 	st.mu.Lock()
