@@ -18,7 +18,7 @@ type RequestRecord struct {
 	InBatch         bool      `json:"inBatch"`
 	RequestID       string    `json:"requestId,omitempty"`
 	ClientRequestID string    `json:"clientRequestId,omitempty"`
-	Duration        time.Duration
+	Duration        time.Duration `json:"durationNs"` // wall time spent serving it
 }
 
 // requestLog keeps the records (bounded).
