@@ -10,14 +10,14 @@ import (
 // RequestRecord is one request the sim served (login, Graph, and each $batch
 // item; control API calls are not recorded).
 type RequestRecord struct {
-	Time            time.Time `json:"time"` // sim clock
-	Method          string    `json:"method"`
-	Path            string    `json:"path"`  // e.g. /v1.0/users
-	Query           string    `json:"query"` // raw query
-	Status          int       `json:"status"`
-	InBatch         bool      `json:"inBatch"`
-	RequestID       string    `json:"requestId,omitempty"`
-	ClientRequestID string    `json:"clientRequestId,omitempty"`
+	Time            time.Time     `json:"time"` // sim clock
+	Method          string        `json:"method"`
+	Path            string        `json:"path"`  // e.g. /v1.0/users
+	Query           string        `json:"query"` // raw query
+	Status          int           `json:"status"`
+	InBatch         bool          `json:"inBatch"`
+	RequestID       string        `json:"requestId,omitempty"`
+	ClientRequestID string        `json:"clientRequestId,omitempty"`
 	Duration        time.Duration `json:"durationNs"` // wall time spent serving it
 }
 
