@@ -16,6 +16,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"charm.land/bubbles/v2/help"
@@ -82,6 +83,18 @@ type App struct {
 	statusErr bool
 	width     int
 	height    int
+
+	frame atomic.Pointer[string] // the last frame rendered
+}
+
+// LastFrame returns the last frame View rendered (safe from any goroutine):
+// end-to-end tests read the screen from it instead of parsing the
+// renderer's diffed output.
+func (a *App) LastFrame() string {
+	if p := a.frame.Load(); p != nil {
+		return *p
+	}
+	return ""
 }
 
 // New builds the root model. Run it with Run, or with tea.NewProgram in tests
@@ -398,6 +411,7 @@ func (a *App) View() tea.View {
 			a.c.Styles.Help.ShortKey.Render("n/esc") + " " + a.c.Styles.Help.ShortDesc.Render("no")
 	}
 	s := a.header() + "\n" + common.Clip(content, a.width, a.contentHeight()) + "\n" + a.statusLine() + "\n" + common.Fit(footer, a.width)
+	a.frame.Store(&s)
 	v := tea.NewView(s)
 	v.AltScreen = true
 	v.WindowTitle = "pbx365 · " + a.factories[a.active].Title
