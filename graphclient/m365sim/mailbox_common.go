@@ -23,6 +23,7 @@ import (
 //	GET  /users/{id}/contactFolders/{fid}/contacts            also …/childFolders/{cfid}/contacts
 //	GET  /users/{id}/contacts/delta, …/contactFolders/{fid}/contacts/delta (also delta(), microsoft.graph.delta[()])
 //	GET  /users/{id}/calendarView, /users/{id}/calendar/calendarView (Calendars.Read)
+//	GET  /users/{id}/calendarView/delta (also delta(), under /calendar, microsoft.graph.delta[()])
 //	POST /users/{id}/calendar/getSchedule                     (Calendars.Read; the {id} mailbox is the anchor)
 //	POST /users/{id}/sendMail                                 (Mail.Send; JSON or base64 MIME)
 //	POST|GET /subscriptions, GET|PATCH|DELETE /subscriptions/{id}, POST /subscriptions/{id}/reauthorize
@@ -63,6 +64,7 @@ type simExt struct {
 	hold     chan struct{}
 	holdUser string
 	subs     subState
+	calSync  calSyncStore
 }
 
 // ext returns the extension state of s, creating it on first use.
