@@ -75,7 +75,14 @@ const (
 	kindJunkPhone
 )
 
-// genUserRand returns the per-user random source: users are independent of each
+// kindRates are the per-mille shares of awkward kinds beyond the first ten
+// users (cumulative: a draw below 50 is a guest, below 90 disabled, ...).
+var kindRates = []struct{ below, kind int }{
+	{50, kindGuest}, {90, kindDisabled}, {110, kindUntyped}, {140, kindNameless}, {190, kindNoMail},
+	{195, kindShared}, {225, kindJunkPhone}, {400, kindNonASCII}, {440, kindCJK},
+}
+
+// genRand returns the per-user random source: users are independent of each
 // other, so generation is cheap and stable under changes of size.
 func genRand(seed int64, stream uint64) *rand.Rand {
 	return rand.New(rand.NewPCG(uint64(seed), stream))
@@ -127,25 +134,12 @@ func generate(t *tenant, seed int64, n int, now time.Time) {
 		if i < 10 {
 			kind = i
 		} else {
-			switch x := r.IntN(1000); {
-			case x < 50:
-				kind = kindGuest
-			case x < 90:
-				kind = kindDisabled
-			case x < 110:
-				kind = kindUntyped
-			case x < 140:
-				kind = kindNameless
-			case x < 190:
-				kind = kindNoMail
-			case x < 195:
-				kind = kindShared
-			case x < 225:
-				kind = kindJunkPhone
-			case x < 400:
-				kind = kindNonASCII
-			case x < 440:
-				kind = kindCJK
+			x := r.IntN(1000)
+			for _, kt := range kindRates {
+				if x < kt.below {
+					kind = kt.kind
+					break
+				}
 			}
 		}
 		u := genUser(r, t.domain, i, kind, created.Add(time.Duration(i)*time.Minute))

@@ -568,16 +568,21 @@ func (lq *listQuery) matches(sc *schema, o any) bool {
 	return true
 }
 
-// queryHash identifies a query's options (except paging state).
-func queryHash(q url.Values) string {
+// optionKeys lists a query's keys except the paging tokens, sorted.
+func optionKeys(q url.Values) []string {
 	keys := make([]string, 0, len(q))
 	for k := range q {
-		if k == "$skiptoken" || k == "$deltatoken" {
-			continue
+		if k != "$skiptoken" && k != "$deltatoken" {
+			keys = append(keys, k)
 		}
-		keys = append(keys, k)
 	}
 	sort.Strings(keys)
+	return keys
+}
+
+// queryHash identifies a query's options (except paging state).
+func queryHash(q url.Values) string {
+	keys := optionKeys(q)
 	h := sha256.New()
 	for _, k := range keys {
 		fmt.Fprintf(h, "%s=%q;", k, q[k])
@@ -616,14 +621,7 @@ func (s *Sim) openToken(tok string, v any) bool {
 
 // nextLink builds an absolute link to path with the query's options plus extra.
 func (s *Sim) nextLink(path string, q url.Values, extraKey, extraVal string) string {
-	keys := make([]string, 0, len(q))
-	for k := range q {
-		if k == "$skiptoken" || k == "$deltatoken" {
-			continue
-		}
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
+	keys := optionKeys(q)
 	var b strings.Builder
 	b.WriteString(s.URL())
 	b.WriteString(path)
