@@ -210,6 +210,7 @@ type outlookQuery struct {
 	topSet bool
 	// maxPage is Prefer: odata.maxpagesize when it set the page size (no $top).
 	maxPage int
+	count   bool // $count=true: "@odata.count" with the number of matching items
 }
 
 // parseOutlookQuery validates the query options of an Outlook collection.
@@ -230,8 +231,12 @@ func parseOutlookQuery(r *http.Request, sc *schema, allowed ...string) (*outlook
 			return nil, &filterError{"BadRequest", fmt.Sprintf("The query parameter '%s' is not supported on this resource.", k)}
 		}
 	}
-	if c := q.Get("$count"); c != "" && c != "false" {
-		return nil, &filterError{"BadRequest", "The query parameter '$count' is not supported on this resource."}
+	switch c := q.Get("$count"); c {
+	case "", "false":
+	case "true":
+		oq.count = true
+	default:
+		return nil, &filterError{"ErrorInvalidUrlQuery", fmt.Sprintf("The value '%s' of the query parameter '$count' is invalid: use true or false.", c)}
 	}
 	if t := q.Get("$top"); t != "" {
 		n, err := strconv.Atoi(t)
@@ -276,7 +281,7 @@ type outlookPage struct {
 }
 
 // add renders one matching item unless it is skipped; false once the page is
-// full (more items follow).
+// full (more items follow) and no $count needs the rest.
 func (p *outlookPage) add(render func(b []byte) []byte) bool {
 	p.seen++
 	if p.seen <= p.oq.skip {
@@ -284,7 +289,7 @@ func (p *outlookPage) add(render func(b []byte) []byte) bool {
 	}
 	if p.n == p.oq.top {
 		p.more = true
-		return false
+		return p.oq.count
 	}
 	if p.n > 0 {
 		p.items = append(p.items, ',')
@@ -309,6 +314,10 @@ func (s *Sim) writeOutlookPage(w http.ResponseWriter, r *http.Request, context s
 	b := make([]byte, 0, len(items)+512)
 	b = append(b, `{"@odata.context":`...)
 	b = appendJSONString(b, s.GraphURL()+"/$metadata#"+context+oq.sel.contextSuffix())
+	if oq.count {
+		b = append(b, `,"@odata.count":`...)
+		b = strconv.AppendInt(b, int64(p.seen), 10)
+	}
 	b = append(b, `,"value":[`...)
 	b = append(b, items...)
 	b = append(b, ']')

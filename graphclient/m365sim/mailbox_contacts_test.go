@@ -73,6 +73,10 @@ func TestContactsListShapeAndPaging(t *testing.T) {
 	if st != 200 || len(values(t, m)) != 7 || h.Get("Preference-Applied") != "odata.maxpagesize=7" || !strings.Contains(m["@odata.nextLink"].(string), "$skip=7") {
 		t.Fatalf("Prefer odata.maxpagesize: %d %q %v", st, h.Get("Preference-Applied"), m)
 	}
+	st, _, m = e.get(t, "/users/"+e.fresh.ID+"/contacts?$count=true&$top=5&$skip=5", e.tok, nil)
+	if st != 200 || m["@odata.count"] != float64(23) || len(values(t, m)) != 5 || values(t, m)[0]["displayName"] != "Paged 05" {
+		t.Fatalf("$count=true: %d %v", st, m)
+	}
 	// The one $filter form Outlook offers on contacts.
 	f := url.QueryEscape("emailAddresses/any(a:a/address eq 'PAGED07@example.com')")
 	st, _, m = e.get(t, "/users/"+e.fresh.ID+"/contacts?$filter="+f, e.tok, nil)
@@ -87,6 +91,7 @@ func TestContactsListShapeAndPaging(t *testing.T) {
 		{"$skip=-1", "ErrorInvalidUrlQuery"},
 		{"$filter=" + url.QueryEscape("displayName eq 'x'"), "ErrorInvalidUrlQueryFilter"},
 		{"$search=x", "BadRequest"},
+		{"$count=yes", "ErrorInvalidUrlQuery"},
 	} {
 		st, _, m := e.get(t, "/users/"+e.fresh.ID+"/contacts?"+c.q, e.tok, nil)
 		wantError(t, c.q, st, m, 400, c.code)
