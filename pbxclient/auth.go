@@ -226,7 +226,7 @@ func (x *XAPI) tokenAttempt(ctx context.Context, form string) (tok string, life 
 		// 3CX answers bad credentials with 401 {"error":"unauthorized",...};
 		// treat every other refusal the same way.
 		return "", 0, false, &Error{Op: op, Kind: ErrAuth, Status: resp.StatusCode,
-			Message: "the PBX refused the API credentials: check pbx.client_id and pbx.secret (Admin Console → Integrations → API; the client needs XAPI access enabled)"}
+			Message: "the PBX refused the API credentials: check pbx.client_id and pbx.secret (Admin Console → Integrations → API; the client needs \"XAPI Access Enabled\", which needs a 3CX Enterprise licence)"}
 	}
 }
 

@@ -203,10 +203,10 @@ func TestM365SettingsNeverTurnOnNativeUserSync(t *testing.T) {
 	if m, _ := x.M365Settings(ctx); !m.UserSyncEnabled {
 		t.Fatal("native user sync not reported")
 	}
-	if err := x.SetM365Settings(ctx, M365Settings{TenantID: "tenant-1", ApplicationID: "app-1"}); err != nil {
+	if err := x.SetM365Settings(ctx, M365Settings{}); err != nil {
 		t.Fatal(err)
 	}
-	if got := s.M365Settings(); got.SSOEnabled || !got.UserSyncEnabled {
+	if got := s.M365Settings(); got.SSOEnabled || !got.UserSyncEnabled || got.TenantID != "tenant-1" || got.ApplicationID != "app-1" {
 		t.Fatalf("after SSO off: %+v", got)
 	}
 }

@@ -91,10 +91,11 @@ func (x *XAPI) M365Settings(ctx context.Context) (M365Settings, error) {
 		SSOEnabled: rawBool(w.AdUsers, "EnableSSO"), UserSyncEnabled: rawBool(w.AdUsers, "IsEnabled")}, nil
 }
 
-// SetM365Settings writes TenantId, ApplicationId and AdUsers.EnableSSO. It
-// never turns on 3CX's own user sync (AdUsers.IsEnabled) and ignores
-// s.UserSyncEnabled: AdUsers is sent back exactly as read except EnableSSO,
-// since a PATCH of a complex property may replace it whole.
+// SetM365Settings writes TenantId and ApplicationId (an empty one is left
+// as it is) and AdUsers.EnableSSO. It never turns on 3CX's own user sync
+// (AdUsers.IsEnabled) and ignores s.UserSyncEnabled: AdUsers is sent back
+// exactly as read except EnableSSO, since a PATCH of a complex property may
+// replace it whole.
 func (x *XAPI) SetM365Settings(ctx context.Context, s M365Settings) error {
 	cur, err := x.readM365(ctx)
 	if err != nil {
@@ -108,6 +109,12 @@ func (x *XAPI) SetM365Settings(ctx context.Context, s M365Settings) error {
 	if _, ok := ad["IsEnabled"]; !ok {
 		ad["IsEnabled"] = json.RawMessage("false")
 	}
-	body := map[string]any{"TenantId": s.TenantID, "ApplicationId": s.ApplicationID, "AdUsers": ad}
+	body := map[string]any{"AdUsers": ad}
+	if s.TenantID != "" {
+		body["TenantId"] = s.TenantID
+	}
+	if s.ApplicationID != "" {
+		body["ApplicationId"] = s.ApplicationID
+	}
 	return x.patch(ctx, "write Microsoft 365 settings", "Microsoft365Integration", body)
 }
