@@ -51,7 +51,7 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 			if e != nil {
 				return e
 			}
-			c.entity(http.StatusOK, "Contacts/$entity"+q.contextSuffix(), q, wire(contactSchema, ct.id, ct.props))
+			c.entity(http.StatusOK, "Contacts"+q.contextSuffix()+"/$entity", q, wire(contactSchema, ct.id, ct.props))
 		case http.MethodPatch:
 			body, e := c.jsonBody()
 			if e != nil {

@@ -1,7 +1,6 @@
 package pbxsim
 
 import (
-	"encoding/json"
 	"net/http"
 )
 
@@ -82,7 +81,7 @@ func nonNilDetails(d []errorDetail) []errorDetail {
 }
 
 func writeJSON(w http.ResponseWriter, status int, v any) {
-	data, err := json.Marshal(v)
+	data, err := appendJSON(nil, v)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return

@@ -62,7 +62,7 @@ func (s *Sim) serveGroups(c *reqCtx, segs []segment) *apiError {
 			if e != nil {
 				return e
 			}
-			c.entity(http.StatusOK, "Groups/$entity"+q.contextSuffix(), q, st.groupWire(g, q))
+			c.entity(http.StatusOK, "Groups"+q.contextSuffix()+"/$entity", q, st.groupWire(g, q))
 		case http.MethodPatch:
 			body, e := c.jsonBody()
 			if e != nil {

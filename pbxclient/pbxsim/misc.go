@@ -94,7 +94,7 @@ func (s *Sim) serveNumbered(c *reqCtx, segs []segment) *apiError {
 	if e != nil {
 		return e
 	}
-	c.entity(http.StatusOK, set+"/$entity"+q.contextSuffix(), q, s.st.numberedWire(s.st.numbered[i], nk.sc, q))
+	c.entity(http.StatusOK, set+q.contextSuffix()+"/$entity", q, s.st.numberedWire(s.st.numbered[i], nk.sc, q))
 	return nil
 }
 

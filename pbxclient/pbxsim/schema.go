@@ -34,8 +34,9 @@ type prop struct {
 
 // schema is an entity or complex type: its OData name and properties.
 type schema struct {
-	name  string // e.g. Pbx.User
-	props map[string]prop
+	name   string // e.g. Pbx.User
+	props  map[string]prop
+	sorted []string // property names, navigation properties excluded
 }
 
 func newSchema(name string, groups ...map[string]prop) *schema {
@@ -43,20 +44,17 @@ func newSchema(name string, groups ...map[string]prop) *schema {
 	for _, g := range groups {
 		maps.Copy(s.props, g)
 	}
+	for n, p := range s.props {
+		if p.kind != kNav {
+			s.sorted = append(s.sorted, n)
+		}
+	}
+	slices.Sort(s.sorted)
 	return s
 }
 
 // names lists the property names sorted, navigation properties excluded.
-func (s *schema) names() []string {
-	var out []string
-	for n, p := range s.props {
-		if p.kind != kNav {
-			out = append(out, n)
-		}
-	}
-	slices.Sort(out)
-	return out
-}
+func (s *schema) names() []string { return s.sorted }
 
 func str() prop                { return prop{kind: kString} }
 func boolean() prop            { return prop{kind: kBool} }

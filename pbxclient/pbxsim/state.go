@@ -66,7 +66,9 @@ type state struct {
 	groups                                       []*groupRec
 	contacts                                     []*contactRec
 	numbered                                     []*numberedRec
-	numbers                                      map[string]string // number -> kind of owner (Extension, Queue, ...)
+	numbers                                      map[string]string         // number -> kind of owner (Extension, Queue, ...)
+	emails                                       map[string]map[int32]bool // lower-case EmailAddress -> user Ids
+	userNumbers                                  map[string]int32          // extension number -> user Id
 	m365                                         map[string]any
 	custom1, custom2                             string
 	maxUsers                                     int
@@ -75,9 +77,11 @@ type state struct {
 func newState(maxUsers int) *state {
 	st := &state{
 		nextDN: 1, nextMember: 1, nextProfile: 1, nextContact: 1,
-		users:    map[int32]*userRec{},
-		numbers:  map[string]string{},
-		maxUsers: maxUsers,
+		users:       map[int32]*userRec{},
+		numbers:     map[string]string{},
+		emails:      map[string]map[int32]bool{},
+		userNumbers: map[string]int32{},
+		maxUsers:    maxUsers,
 		m365: map[string]any{
 			"Id": int64(0), "ApplicationId": "", "TenantId": "",
 			"AdUsers": map[string]any{
@@ -104,15 +108,11 @@ func (st *state) sortedUsers() []*userRec {
 }
 
 func (st *state) userByNumber(n string) *userRec {
-	if st.numbers[n] != "Extension" {
+	id, ok := st.userNumbers[n]
+	if !ok {
 		return nil
 	}
-	for _, u := range st.users {
-		if u.number() == n {
-			return u
-		}
-	}
-	return nil
+	return st.users[id]
 }
 
 // emailOwner returns a user other than except whose EmailAddress equals
@@ -121,12 +121,34 @@ func (st *state) emailOwner(email string, except int32) *userRec {
 	if email == "" {
 		return nil
 	}
-	for _, u := range st.users {
-		if u.id != except && strings.EqualFold(u.email(), email) {
-			return u
+	var best *userRec
+	for id := range st.emails[strings.ToLower(email)] {
+		if id != except && (best == nil || id < best.id) {
+			best = st.users[id]
 		}
 	}
-	return nil
+	return best
+}
+
+// indexUser adds (on) or removes (off) a user's EmailAddress in the index.
+func (st *state) indexUser(u *userRec, on bool) {
+	key := strings.ToLower(u.email())
+	if key == "" {
+		return
+	}
+	set := st.emails[key]
+	if on {
+		if set == nil {
+			set = map[int32]bool{}
+			st.emails[key] = set
+		}
+		set[u.id] = true
+		return
+	}
+	delete(set, u.id)
+	if len(set) == 0 {
+		delete(st.emails, key)
+	}
 }
 
 func (st *state) defaultGroup() *groupRec {

@@ -77,7 +77,7 @@ func (s *Sim) serveUsers(c *reqCtx, segs []segment) *apiError {
 			if e != nil {
 				return e
 			}
-			c.entity(http.StatusOK, "Users/$entity"+q.contextSuffix(), q, st.userWire(u, q))
+			c.entity(http.StatusOK, "Users"+q.contextSuffix()+"/$entity", q, st.userWire(u, q))
 		case http.MethodPatch:
 			body, e := c.jsonBody()
 			if e != nil {
@@ -240,6 +240,8 @@ func (st *state) createUser(body map[string]json.RawMessage, seeding bool) (*use
 	}
 	st.users[nu.id] = nu
 	st.numbers[num] = "Extension"
+	st.userNumbers[num] = nu.id
+	st.indexUser(nu, true)
 	return nu, nil
 }
 
@@ -263,7 +265,9 @@ func (st *state) patchUser(u *userRec, body map[string]json.RawMessage) *apiErro
 		st.restore(saved)
 		return e
 	}
+	st.indexUser(u, false)
 	st.users[u.id] = nu
+	st.indexUser(nu, true)
 	return nil
 }
 
@@ -435,7 +439,9 @@ func (st *state) restore(c counters) {
 }
 
 func (st *state) deleteUser(u *userRec) {
+	st.indexUser(u, false)
 	delete(st.users, u.id)
 	delete(st.numbers, u.number())
+	delete(st.userNumbers, u.number())
 	st.contacts = slices.DeleteFunc(st.contacts, func(c *contactRec) bool { return c.owner == u.number() })
 }
