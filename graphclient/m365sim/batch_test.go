@@ -208,6 +208,10 @@ func TestFaultInjection(t *testing.T) {
 			t.Errorf("FailNext(%d): %d %s", status, st, body)
 		}
 	}
+	s.FailNextWithRetryAfter(1, 503, 1200*time.Millisecond)
+	if st, hdr, _ := get(); st != 503 || hdr.Get("Retry-After") != "2" {
+		t.Errorf("503 with Retry-After: %d %q", st, hdr.Get("Retry-After"))
+	}
 	s.ThrottleRate(0.5, 0)
 	n429 := 0
 	for range 60 {
@@ -229,7 +233,7 @@ func TestFaultInjection(t *testing.T) {
 	}
 	s.ClearFaults()
 	throttled, failed := s.FaultCounts()
-	if throttled != 2+n429 || failed != 4 {
+	if throttled != 2+n429 || failed != 5 {
 		t.Errorf("fault counts %d %d", throttled, failed)
 	}
 	if n := s.RequestCount("GET", "/v1.0/users"); n < 60 {

@@ -31,7 +31,7 @@ import (
 //	POST   /_sim/groups/{id}/members          {"id":"member id"}
 //	DELETE /_sim/groups/{id}/members/{member}
 //	POST   /_sim/faults                       {"latency":"20ms","throttleNext":{"n":3,"retryAfter":"1s","method":"","prefix":""},
-//	                                           "throttleRate":{"fraction":0.1,"retryAfter":"1s"},"failNext":{"n":1,"status":503},
+//	                                           "throttleRate":{"fraction":0.1,"retryAfter":"1s"},"failNext":{"n":1,"status":503,"retryAfter":"1s"},
 //	                                           "expireAccessTokens":true,"clear":true}
 //	GET    /_sim/clock                        {"now":RFC3339}
 //	POST   /_sim/clock                        {"now":RFC3339} or {"advance":"1h"}
@@ -444,6 +444,13 @@ func (s *Sim) ctlFaults(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
+	fnRA := time.Duration(-1) // no Retry-After
+	if body.FailNext != nil && body.FailNext.RetryAfter != "" {
+		if fnRA, err = ctlDuration(body.FailNext.RetryAfter); err != nil {
+			ctlErr(w, fmt.Errorf("failNext.retryAfter: %w", err))
+			return
+		}
+	}
 	if body.Clear {
 		s.ClearFaults()
 	}
@@ -457,7 +464,7 @@ func (s *Sim) ctlFaults(w http.ResponseWriter, r *http.Request) {
 		s.ThrottleRate(body.ThrottleRate.Fraction, trRA)
 	}
 	if fn := body.FailNext; fn != nil {
-		s.FailNextMatching(fn.Method, fn.Prefix, fn.N, fn.Status)
+		s.failNext(fn.Method, fn.Prefix, fn.N, fn.Status, fnRA)
 	}
 	if body.ExpireAccessTokens {
 		s.ExpireAccessTokens()

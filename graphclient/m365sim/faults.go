@@ -78,10 +78,21 @@ func (s *Sim) FailNext(n int, status int) {
 
 // FailNextMatching is FailNext restricted like ThrottleNextMatching.
 func (s *Sim) FailNextMatching(method, prefix string, n int, status int) {
+	s.failNext(method, prefix, n, status, -1)
+}
+
+// FailNextWithRetryAfter is FailNext with a Retry-After header (503 and 504
+// often carry one; the SDK then waits that long instead of backing off).
+func (s *Sim) FailNextWithRetryAfter(n, status int, retryAfter time.Duration) {
+	s.failNext("", "", n, status, retryAfter)
+}
+
+// failNext adds a 5xx rule; retryAfter < 0 means no Retry-After header.
+func (s *Sim) failNext(method, prefix string, n, status int, retryAfter time.Duration) {
 	if status < 500 || status > 599 {
 		panic(fmt.Sprintf("m365sim: FailNext status %d is not a 5xx status", status))
 	}
-	s.addRule(&faultRule{method: method, prefix: prefix, n: n, f: fault{status: status}})
+	s.addRule(&faultRule{method: method, prefix: prefix, n: n, f: fault{status: status, retryAfter: max(retryAfter, 0), hasRetry: retryAfter >= 0}})
 }
 
 // ClearFaults removes latency, throttling and failure injection.
