@@ -17,6 +17,9 @@ type numbered struct {
 }
 
 // numberedSets are the collections NumbersInUse reads, specific kinds first.
+// $select names only properties the 20.0.10 spec gives each type (Fax,
+// Parking, Trunk and ServicePrincipal have no Name): an OData server refuses
+// an unknown property.
 // All are DN-based entity sets of the V20 spec that list cheaply with
 // $select. Peers, the PBX's directory of every numbered object, comes last
 // and catches the kinds without their own set (conferences, special menus,
@@ -30,7 +33,7 @@ var numberedSets = []numbered{
 	{"ringgroup", "RingGroups", "Id,Number,Name", false},
 	{"ivr", "Receptionists", "Id,Number,Name", false},
 	{"parking", "Parkings", "Id,Number", true},
-	{"fax", "Fax", "Id,Number,Name", true},
+	{"fax", "Fax", "Id,Number", true},
 	{"callflow", "CallFlowApps", "Id,Number,Name", true},
 	{"trunk", "Trunks", "Id,Number", true},
 	{"serviceprincipal", "ServicePrincipals", "Id,Number", true},
