@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -170,18 +171,9 @@ func (s *Sim) calendarView(w http.ResponseWriter, r *http.Request, userID string
 		return
 	}
 	q := oq.raw
-	if q.Get("startDateTime") == "" || q.Get("endDateTime") == "" {
-		s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.")
+	window, ok := s.calendarWindow(w, r, q)
+	if !ok {
 		return
-	}
-	var window [2]time.Time
-	for i, name := range []string{"startDateTime", "endDateTime"} {
-		t, err := parseOutlookTime(q.Get(name), time.UTC)
-		if err != nil {
-			s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidParameter", fmt.Sprintf("The value '%s' of parameter '%s' is invalid: %v (e.g. 2026-01-02T15:04:05Z or 2026-01-02T15:04:05-08:00, '+' escaped as %%2B).", q.Get(name), name, err))
-			return
-		}
-		window[i] = t
 	}
 	desc := false
 	switch ob := strings.TrimSpace(q.Get("$orderby")); ob {
@@ -218,6 +210,26 @@ func (s *Sim) calendarView(w http.ResponseWriter, r *http.Request, userID string
 		hdr = []string{"Preference-Applied", applied}
 	}
 	s.writeOutlookPage(w, r, "users('"+userID+"')/calendarView", page, hdr...)
+}
+
+// calendarWindow reads the required startDateTime and endDateTime (ISO 8601,
+// no offset = UTC), writing Graph's 400 ErrorInvalidParameter when they are
+// missing or malformed.
+func (s *Sim) calendarWindow(w http.ResponseWriter, r *http.Request, q url.Values) ([2]time.Time, bool) {
+	var window [2]time.Time
+	if q.Get("startDateTime") == "" || q.Get("endDateTime") == "" {
+		s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.")
+		return window, false
+	}
+	for i, name := range []string{"startDateTime", "endDateTime"} {
+		t, err := parseOutlookTime(q.Get(name), time.UTC)
+		if err != nil {
+			s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidParameter", fmt.Sprintf("The value '%s' of parameter '%s' is invalid: %v (e.g. 2026-01-02T15:04:05Z or 2026-01-02T15:04:05-08:00, '+' escaped as %%2B).", q.Get(name), name, err))
+			return window, false
+		}
+		window[i] = t
+	}
+	return window, true
 }
 
 // dateTimeTimeZone is Graph's {"dateTime","timeZone"}.

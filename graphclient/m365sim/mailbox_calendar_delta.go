@@ -122,20 +122,10 @@ func (s *Sim) calendarViewDelta(w http.ResponseWriter, r *http.Request, userID s
 			stateID, cs, pos = tok.State, prev, tok.Pos
 		}
 	} else {
-		if q.Get("startDateTime") == "" || q.Get("endDateTime") == "" {
-			s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidParameter", "This request requires a time window specified by the query string parameters StartDateTime and EndDateTime.")
+		window, ok := s.calendarWindow(w, r, q)
+		if !ok {
 			return
 		}
-		var window [2]time.Time
-		for i, name := range []string{"startDateTime", "endDateTime"} {
-			t, err := parseOutlookTime(q.Get(name), time.UTC)
-			if err != nil {
-				s.graphError(w, r, http.StatusBadRequest, "ErrorInvalidParameter", fmt.Sprintf("The value '%s' of parameter '%s' is invalid: %v.", q.Get(name), name, err))
-				return
-			}
-			window[i] = t
-		}
-		var ok bool
 		if stateID, cs, ok = s.newCalRound(w, r, userID, window[0], window[1], nil); !ok {
 			return
 		}
