@@ -305,3 +305,88 @@ func readIDs(raw json.RawMessage) ([]int32, *apiError) {
 	}
 	return ids, nil
 }
+
+// entitySet serves GET and POST on a collection generically.
+type entitySet struct {
+	name   string // entity set name, used in @odata.context
+	sc     *schema
+	navs   map[string]*navInfo
+	rows   func(q *queryOpts) []map[string]any
+	create func(body map[string]json.RawMessage) (map[string]any, *apiError) // nil: POST not allowed
+}
+
+func (c *reqCtx) serveCollection(es entitySet) *apiError {
+	switch {
+	case c.r.Method == http.MethodGet:
+		q, e := parseQuery(c.r.URL.RawQuery, es.sc, es.navs, true)
+		if e != nil {
+			return e
+		}
+		c.collection(es.name, q, es.rows(q))
+	case c.r.Method == http.MethodPost && es.create != nil:
+		body, e := c.jsonBody()
+		if e != nil {
+			return e
+		}
+		row, e := es.create(body)
+		if e != nil {
+			return e
+		}
+		c.entity(http.StatusCreated, es.name+"/$entity", nil, row)
+	case es.create != nil:
+		methodNotAllowed(c.w, "GET", "POST")
+	default:
+		methodNotAllowed(c.w, "GET")
+	}
+	return nil
+}
+
+// entityOps serves GET, PATCH and DELETE on one entity (or a singleton).
+type entityOps struct {
+	set       string
+	singleton bool
+	sc        *schema
+	navs      map[string]*navInfo
+	row       func(q *queryOpts) map[string]any
+	patch     func(body map[string]json.RawMessage) *apiError // nil: PATCH not allowed
+	del       func() *apiError                                // nil: DELETE not allowed
+}
+
+func (c *reqCtx) serveEntity(o entityOps) *apiError {
+	allow := []string{"GET"}
+	if o.patch != nil {
+		allow = append(allow, "PATCH")
+	}
+	if o.del != nil {
+		allow = append(allow, "DELETE")
+	}
+	switch {
+	case c.r.Method == http.MethodGet:
+		q, e := parseQuery(c.r.URL.RawQuery, o.sc, o.navs, false)
+		if e != nil {
+			return e
+		}
+		ctx := o.set + q.contextSuffix()
+		if !o.singleton {
+			ctx += "/$entity"
+		}
+		c.entity(http.StatusOK, ctx, q, o.row(q))
+	case c.r.Method == http.MethodPatch && o.patch != nil:
+		body, e := c.jsonBody()
+		if e != nil {
+			return e
+		}
+		if e := o.patch(body); e != nil {
+			return e
+		}
+		c.w.WriteHeader(http.StatusNoContent)
+	case c.r.Method == http.MethodDelete && o.del != nil:
+		if e := o.del(); e != nil {
+			return e
+		}
+		c.w.WriteHeader(http.StatusNoContent)
+	default:
+		methodNotAllowed(c.w, allow...)
+	}
+	return nil
+}

@@ -15,23 +15,14 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 	m := c.r.Method
 	switch {
 	case len(segs) == 1 && !segs[0].hasArgs:
-		switch m {
-		case http.MethodGet:
-			return st.listContacts(c, "", "Contacts")
-		case http.MethodPost:
-			body, e := c.jsonBody()
-			if e != nil {
-				return e
-			}
-			ct, e := st.createContact(body, "")
-			if e != nil {
-				return e
-			}
-			c.entity(http.StatusCreated, "Contacts/$entity", nil, wire(contactSchema, ct.id, ct.props))
-		default:
-			methodNotAllowed(c.w, "GET", "POST")
-		}
-		return nil
+		return c.serveCollection(entitySet{name: "Contacts", sc: contactSchema, rows: st.contactRows(""),
+			create: func(body map[string]json.RawMessage) (map[string]any, *apiError) {
+				ct, e := st.createContact(body, "")
+				if e != nil {
+					return nil, e
+				}
+				return wire(contactSchema, ct.id, ct.props), nil
+			}})
 	case len(segs) == 1:
 		k, e := parseKey(segs[0].args)
 		if e != nil {
@@ -45,40 +36,13 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 			return notFound()
 		}
 		ct := st.contacts[i]
-		switch m {
-		case http.MethodGet:
-			q, e := parseQuery(c.r.URL.RawQuery, contactSchema, nil, false)
-			if e != nil {
-				return e
-			}
-			c.entity(http.StatusOK, "Contacts"+q.contextSuffix()+"/$entity", q, wire(contactSchema, ct.id, ct.props))
-		case http.MethodPatch:
-			body, e := c.jsonBody()
-			if e != nil {
-				return e
-			}
-			vals, e := contactSchema.decode(body)
-			if e != nil {
-				return e
-			}
-			if id, ok := vals["Id"]; ok && int32(asInt(id)) != ct.id {
-				return warning(http.StatusBadRequest, "Id", WarnForbiddenChange)
-			}
-			delete(vals, "Id")
-			props := deepCopy(ct.props).(map[string]any)
-			mergeInto(props, vals)
-			if e := validateContact(props); e != nil {
-				return e
-			}
-			ct.props = props
-			c.w.WriteHeader(http.StatusNoContent)
-		case http.MethodDelete:
-			st.contacts = slices.Delete(st.contacts, i, i+1)
-			c.w.WriteHeader(http.StatusNoContent)
-		default:
-			methodNotAllowed(c.w, "GET", "PATCH", "DELETE")
-		}
-		return nil
+		return c.serveEntity(entityOps{set: "Contacts", sc: contactSchema,
+			row:   func(*queryOpts) map[string]any { return wire(contactSchema, ct.id, ct.props) },
+			patch: func(body map[string]json.RawMessage) *apiError { return st.patchContact(ct, body) },
+			del: func() *apiError {
+				st.contacts = slices.Delete(st.contacts, i, i+1)
+				return nil
+			}})
 	case len(segs) == 2 && !segs[0].hasArgs:
 		switch segs[1].name {
 		case "Pbx.DeleteContactsById":
@@ -115,7 +79,7 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 			if st.userByNumber(args["number"]) == nil {
 				return warning(http.StatusBadRequest, "number", WarnNonExistentExt)
 			}
-			return st.listContacts(c, args["number"], "Collection(Pbx.Contact)")
+			return c.serveCollection(entitySet{name: "Collection(Pbx.Contact)", sc: contactSchema, rows: st.contactRows(args["number"])})
 		case "Pbx.CreateContactByNumber":
 			if segs[1].hasArgs {
 				return notFound()
@@ -153,18 +117,35 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 	return &apiError{status: http.StatusNotFound, empty: true}
 }
 
-func (st *state) listContacts(c *reqCtx, owner, ctx string) *apiError {
-	q, e := parseQuery(c.r.URL.RawQuery, contactSchema, nil, true)
+// contactRows lists the contacts of one owner ("" = company phonebook).
+func (st *state) contactRows(owner string) func(*queryOpts) []map[string]any {
+	return func(*queryOpts) []map[string]any {
+		var rows []map[string]any
+		for _, ct := range st.contacts {
+			if ct.owner == owner {
+				rows = append(rows, wire(contactSchema, ct.id, ct.props))
+			}
+		}
+		return rows
+	}
+}
+
+// patchContact applies a partial update; the result must still be valid.
+func (st *state) patchContact(ct *contactRec, body map[string]json.RawMessage) *apiError {
+	vals, e := contactSchema.decode(body)
 	if e != nil {
 		return e
 	}
-	var rows []map[string]any
-	for _, ct := range st.contacts {
-		if ct.owner == owner {
-			rows = append(rows, wire(contactSchema, ct.id, ct.props))
-		}
+	if id, ok := vals["Id"]; ok && int32(asInt(id)) != ct.id {
+		return warning(http.StatusBadRequest, "Id", WarnForbiddenChange)
 	}
-	c.collection(ctx, q, rows)
+	delete(vals, "Id")
+	props := deepCopy(ct.props).(map[string]any)
+	mergeInto(props, vals)
+	if e := validateContact(props); e != nil {
+		return e
+	}
+	ct.props = props
 	return nil
 }
 

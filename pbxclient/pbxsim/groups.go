@@ -19,31 +19,21 @@ func (s *Sim) serveGroups(c *reqCtx, segs []segment) *apiError {
 	m := c.r.Method
 	switch {
 	case len(segs) == 1 && !segs[0].hasArgs:
-		switch m {
-		case http.MethodGet:
-			q, e := parseQuery(c.r.URL.RawQuery, groupSchema, groupNavs, true)
-			if e != nil {
-				return e
-			}
-			var rows []map[string]any
-			for _, g := range st.groups {
-				rows = append(rows, st.groupWire(g, q))
-			}
-			c.collection("Groups", q, rows)
-		case http.MethodPost:
-			body, e := c.jsonBody()
-			if e != nil {
-				return e
-			}
-			g, e := st.createGroup(body)
-			if e != nil {
-				return e
-			}
-			c.entity(http.StatusCreated, "Groups/$entity", nil, st.groupWire(g, nil))
-		default:
-			methodNotAllowed(c.w, "GET", "POST")
-		}
-		return nil
+		return c.serveCollection(entitySet{name: "Groups", sc: groupSchema, navs: groupNavs,
+			rows: func(q *queryOpts) []map[string]any {
+				var rows []map[string]any
+				for _, g := range st.groups {
+					rows = append(rows, st.groupWire(g, q))
+				}
+				return rows
+			},
+			create: func(body map[string]json.RawMessage) (map[string]any, *apiError) {
+				g, e := st.createGroup(body)
+				if e != nil {
+					return nil, e
+				}
+				return st.groupWire(g, nil), nil
+			}})
 	case len(segs) == 1:
 		k, e := parseKey(segs[0].args)
 		if e != nil {
@@ -56,31 +46,10 @@ func (s *Sim) serveGroups(c *reqCtx, segs []segment) *apiError {
 		if g == nil {
 			return notFound()
 		}
-		switch m {
-		case http.MethodGet:
-			q, e := parseQuery(c.r.URL.RawQuery, groupSchema, groupNavs, false)
-			if e != nil {
-				return e
-			}
-			c.entity(http.StatusOK, "Groups"+q.contextSuffix()+"/$entity", q, st.groupWire(g, q))
-		case http.MethodPatch:
-			body, e := c.jsonBody()
-			if e != nil {
-				return e
-			}
-			if e := st.patchGroup(g, body); e != nil {
-				return e
-			}
-			c.w.WriteHeader(http.StatusNoContent)
-		case http.MethodDelete:
-			if e := st.deleteGroup(g); e != nil {
-				return e
-			}
-			c.w.WriteHeader(http.StatusNoContent)
-		default:
-			methodNotAllowed(c.w, "GET", "PATCH", "DELETE")
-		}
-		return nil
+		return c.serveEntity(entityOps{set: "Groups", sc: groupSchema, navs: groupNavs,
+			row:   func(q *queryOpts) map[string]any { return st.groupWire(g, q) },
+			patch: func(body map[string]json.RawMessage) *apiError { return st.patchGroup(g, body) },
+			del:   func() *apiError { return st.deleteGroup(g) }})
 	case len(segs) == 2 && !segs[0].hasArgs && segs[1].name == "Pbx.DeleteCompanyById" && !segs[1].hasArgs:
 		if m != http.MethodPost {
 			methodNotAllowed(c.w, "POST")
@@ -112,34 +81,16 @@ func (s *Sim) serveGroups(c *reqCtx, segs []segment) *apiError {
 		if g == nil {
 			return notFound()
 		}
-		if m != http.MethodGet {
-			methodNotAllowed(c.w, "GET")
-			return nil
-		}
 		ctx := fmt.Sprintf("Groups(%d)/%s", g.id, segs[1].name)
 		switch segs[1].name {
 		case "Members":
-			q, e := parseQuery(c.r.URL.RawQuery, userGroupSchema, userGroupNav.navs, true)
-			if e != nil {
-				return e
-			}
-			var rows []map[string]any
-			for _, r := range st.groupMembers(g, &queryOpts{expand: q.expand, top: -1, skip: -1}) {
-				rows = append(rows, r.(map[string]any))
-			}
-			c.collection(ctx, q, rows)
-			return nil
+			return c.serveCollection(entitySet{name: ctx, sc: userGroupSchema, navs: userGroupNav.navs,
+				rows: func(q *queryOpts) []map[string]any {
+					return asRows(st.groupMembers(g, &queryOpts{expand: q.expand, top: -1, skip: -1}))
+				}})
 		case "Rights":
-			q, e := parseQuery(c.r.URL.RawQuery, rightsSchema, nil, true)
-			if e != nil {
-				return e
-			}
-			var rows []map[string]any
-			for _, r := range rightsList(g, nil) {
-				rows = append(rows, r.(map[string]any))
-			}
-			c.collection(ctx, q, rows)
-			return nil
+			return c.serveCollection(entitySet{name: ctx, sc: rightsSchema,
+				rows: func(*queryOpts) []map[string]any { return asRows(rightsList(g, nil)) }})
 		}
 	}
 	return &apiError{status: http.StatusNotFound, empty: true}
@@ -335,4 +286,12 @@ func (st *state) deleteGroup(g *groupRec) *apiError {
 	}
 	st.groups = slices.DeleteFunc(st.groups, func(x *groupRec) bool { return x == g })
 	return nil
+}
+
+func asRows(list []any) []map[string]any {
+	rows := make([]map[string]any, 0, len(list))
+	for _, r := range list {
+		rows = append(rows, r.(map[string]any))
+	}
+	return rows
 }

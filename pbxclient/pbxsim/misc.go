@@ -1,6 +1,7 @@
 package pbxsim
 
 import (
+	"encoding/json"
 	"net/http"
 	"slices"
 )
@@ -12,33 +13,20 @@ func (s *Sim) serveM365(c *reqCtx, segs []segment) *apiError {
 	if len(segs) != 1 || segs[0].hasArgs {
 		return &apiError{status: http.StatusNotFound, empty: true}
 	}
-	switch c.r.Method {
-	case http.MethodGet:
-		q, e := parseQuery(c.r.URL.RawQuery, m365Schema, nil, false)
-		if e != nil {
-			return e
-		}
-		c.entity(http.StatusOK, "Microsoft365Integration"+q.contextSuffix(), q, deepCopy(s.st.m365).(map[string]any))
-	case http.MethodPatch:
-		body, e := c.jsonBody()
-		if e != nil {
-			return e
-		}
-		vals, e := m365Schema.decode(body)
-		if e != nil {
-			return e
-		}
-		if id, ok := vals["Id"]; ok && asInt(id) != asInt(s.st.m365["Id"]) {
-			return warning(http.StatusBadRequest, "Id", WarnForbiddenChange)
-		}
-		mergeInto(s.st.m365, vals)
-	default:
-		methodNotAllowed(c.w, "GET", "PATCH")
-	}
-	if c.r.Method == http.MethodPatch {
-		c.w.WriteHeader(http.StatusNoContent)
-	}
-	return nil
+	st := s.st
+	return c.serveEntity(entityOps{set: "Microsoft365Integration", singleton: true, sc: m365Schema,
+		row: func(*queryOpts) map[string]any { return deepCopy(st.m365).(map[string]any) },
+		patch: func(body map[string]json.RawMessage) *apiError {
+			vals, e := m365Schema.decode(body)
+			if e != nil {
+				return e
+			}
+			if id, ok := vals["Id"]; ok && asInt(id) != asInt(st.m365["Id"]) {
+				return warning(http.StatusBadRequest, "Id", WarnForbiddenChange)
+			}
+			mergeInto(st.m365, vals)
+			return nil
+		}})
 }
 
 // numberedKinds maps an entity set to its kind and schema.
@@ -61,41 +49,31 @@ func (s *Sim) serveNumbered(c *reqCtx, segs []segment) *apiError {
 	if len(segs) != 1 {
 		return &apiError{status: http.StatusNotFound, empty: true}
 	}
-	if c.r.Method != http.MethodGet {
-		methodNotAllowed(c.w, "GET")
-		return nil
-	}
+	st := s.st
 	navs := map[string]*navInfo{"Groups": userGroupNav}
 	if !segs[0].hasArgs {
-		q, e := parseQuery(c.r.URL.RawQuery, nk.sc, navs, true)
-		if e != nil {
-			return e
-		}
-		var rows []map[string]any
-		for _, n := range s.st.numbered {
-			if n.kind == nk.kind {
-				rows = append(rows, s.st.numberedWire(n, nk.sc, q))
+		return c.serveCollection(entitySet{name: set, sc: nk.sc, navs: navs, rows: func(q *queryOpts) []map[string]any {
+			var rows []map[string]any
+			for _, n := range st.numbered {
+				if n.kind == nk.kind {
+					rows = append(rows, st.numberedWire(n, nk.sc, q))
+				}
 			}
-		}
-		c.collection(set, q, rows)
-		return nil
+			return rows
+		}})
 	}
 	k, e := parseKey(segs[0].args)
 	if e != nil {
 		return e
 	}
-	i := slices.IndexFunc(s.st.numbered, func(n *numberedRec) bool {
+	i := slices.IndexFunc(st.numbered, func(n *numberedRec) bool {
 		return n.kind == nk.kind && ((k.byNumber && n.props["Number"] == k.number) || (!k.byNumber && n.id == k.id))
 	})
 	if i < 0 {
 		return notFound()
 	}
-	q, e := parseQuery(c.r.URL.RawQuery, nk.sc, navs, false)
-	if e != nil {
-		return e
-	}
-	c.entity(http.StatusOK, set+q.contextSuffix()+"/$entity", q, s.st.numberedWire(s.st.numbered[i], nk.sc, q))
-	return nil
+	return c.serveEntity(entityOps{set: set, sc: nk.sc, navs: navs,
+		row: func(q *queryOpts) map[string]any { return st.numberedWire(st.numbered[i], nk.sc, q) }})
 }
 
 func (st *state) numberedWire(n *numberedRec, sc *schema, q *queryOpts) map[string]any {

@@ -28,72 +28,40 @@ func (s *Sim) serveUsers(c *reqCtx, segs []segment) *apiError {
 	m := c.r.Method
 	switch {
 	case len(segs) == 1 && !segs[0].hasArgs:
-		switch m {
-		case http.MethodGet:
-			q, e := parseQuery(c.r.URL.RawQuery, userSchema, userNavs, true)
-			if e != nil {
-				return e
-			}
-			var rows []map[string]any
-			for _, u := range st.sortedUsers() {
-				rows = append(rows, st.userWire(u, q))
-			}
-			c.collection("Users", q, rows)
-		case http.MethodPost:
-			body, e := c.jsonBody()
-			if e != nil {
-				return e
-			}
-			u, e := st.createUser(body, false)
-			if e != nil {
-				return e
-			}
-			c.entity(http.StatusCreated, "Users/$entity", nil, st.userWire(u, nil))
-		default:
-			methodNotAllowed(c.w, "GET", "POST")
-		}
-		return nil
+		return c.serveCollection(entitySet{name: "Users", sc: userSchema, navs: userNavs,
+			rows: func(q *queryOpts) []map[string]any {
+				var rows []map[string]any
+				for _, u := range st.sortedUsers() {
+					rows = append(rows, st.userWire(u, q))
+				}
+				return rows
+			},
+			create: func(body map[string]json.RawMessage) (map[string]any, *apiError) {
+				u, e := st.createUser(body, false)
+				if e != nil {
+					return nil, e
+				}
+				return st.userWire(u, nil), nil
+			}})
 	case len(segs) == 1:
 		k, e := parseKey(segs[0].args)
 		if e != nil {
 			return e
 		}
-		var u *userRec
+		u := st.users[k.id]
 		if k.byNumber {
 			u = st.userByNumber(k.number)
-			if m != http.MethodGet {
-				methodNotAllowed(c.w, "GET")
-				return nil
-			}
-		} else {
-			u = st.users[k.id]
 		}
 		if u == nil {
 			return notFound()
 		}
-		switch m {
-		case http.MethodGet:
-			q, e := parseQuery(c.r.URL.RawQuery, userSchema, userNavs, false)
-			if e != nil {
-				return e
-			}
-			c.entity(http.StatusOK, "Users"+q.contextSuffix()+"/$entity", q, st.userWire(u, q))
-		case http.MethodPatch:
-			body, e := c.jsonBody()
-			if e != nil {
-				return e
-			}
-			if e := st.patchUser(u, body); e != nil {
-				return e
-			}
-			c.w.WriteHeader(http.StatusNoContent)
-		case http.MethodDelete:
-			st.deleteUser(u)
-			c.w.WriteHeader(http.StatusNoContent)
-		default:
-			methodNotAllowed(c.w, "GET", "PATCH", "DELETE")
+		ops := entityOps{set: "Users", sc: userSchema, navs: userNavs,
+			row: func(q *queryOpts) map[string]any { return st.userWire(u, q) }}
+		if !k.byNumber { // the alternate key Number is read-only
+			ops.patch = func(body map[string]json.RawMessage) *apiError { return st.patchUser(u, body) }
+			ops.del = func() *apiError { st.deleteUser(u); return nil }
 		}
-		return nil
+		return c.serveEntity(ops)
 	case len(segs) == 2 && !segs[0].hasArgs:
 		switch segs[1].name {
 		case "Pbx.BatchDelete":
@@ -147,35 +115,29 @@ func (s *Sim) serveUsers(c *reqCtx, segs []segment) *apiError {
 		if u == nil {
 			return notFound()
 		}
-		if m != http.MethodGet {
-			methodNotAllowed(c.w, "GET")
-			return nil
-		}
 		ctx := fmt.Sprintf("Users(%d)/%s", u.id, segs[1].name)
 		switch {
 		case segs[1].name == "Groups" && !segs[1].hasArgs:
-			q, e := parseQuery(c.r.URL.RawQuery, userGroupSchema, userGroupNav.navs, true)
-			if e != nil {
-				return e
-			}
-			var rows []map[string]any
-			for _, mem := range u.groups {
-				rows = append(rows, st.membershipWire(u, mem, &queryOpts{expand: q.expand, top: -1, skip: -1}))
-			}
-			c.collection(ctx, q, rows)
-			return nil
+			return c.serveCollection(entitySet{name: ctx, sc: userGroupSchema, navs: userGroupNav.navs, rows: func(q *queryOpts) []map[string]any {
+				var rows []map[string]any
+				for _, mem := range u.groups {
+					rows = append(rows, st.membershipWire(u, mem, &queryOpts{expand: q.expand, top: -1, skip: -1}))
+				}
+				return rows
+			}})
 		case segs[1].name == "ForwardingProfiles" && !segs[1].hasArgs:
-			q, e := parseQuery(c.r.URL.RawQuery, forwardingProfileSchema, nil, true)
-			if e != nil {
-				return e
-			}
-			var rows []map[string]any
-			for _, p := range u.profiles {
-				rows = append(rows, wire(forwardingProfileSchema, p.id, p.props))
-			}
-			c.collection(ctx, q, rows)
-			return nil
+			return c.serveCollection(entitySet{name: ctx, sc: forwardingProfileSchema, rows: func(*queryOpts) []map[string]any {
+				var rows []map[string]any
+				for _, p := range u.profiles {
+					rows = append(rows, wire(forwardingProfileSchema, p.id, p.props))
+				}
+				return rows
+			}})
 		case segs[1].name == "Pbx.HasDuplicatedEmail" && segs[1].hasArgs && segs[1].args == "":
+			if m != http.MethodGet {
+				methodNotAllowed(c.w, "GET")
+				return nil
+			}
 			dup := st.emailOwner(u.email(), u.id) != nil
 			writeJSON(c.w, http.StatusOK, map[string]any{"@odata.context": c.context("Edm.Boolean"), "value": dup})
 			return nil
