@@ -198,7 +198,11 @@ func (a *applier) patch(ctx context.Context, c plan.Change, id int32, enabled *b
 				p.MS365SignInEnabled = &d.MS365SignInEnabled
 			case fieldDepartment:
 				if a.hasDept {
-					p.Groups = mergeMembership(a.pbx[id].Groups, a.dept)
+					if merged, changed := pbxclient.WithMembership(a.pbx[id].Groups, a.dept.ID, a.dept.Name, roleUsers); changed {
+						p.Groups = merged
+					} else {
+						n--
+					}
 				}
 			default:
 				n-- // e.g. Photo: the PBX has no upload route
@@ -213,19 +217,6 @@ func (a *applier) patch(ctx context.Context, c plan.Change, id int32, enabled *b
 		return nil
 	}
 	return a.e.PBX.UpdateUser(ctx, id, p)
-}
-
-// mergeMembership adds dept with role users to groups, leaving the other
-// memberships alone and never lowering a higher role in dept.
-func mergeMembership(groups []pbxclient.Membership, dept pbxclient.Department) []pbxclient.Membership {
-	out := make([]pbxclient.Membership, 0, len(groups)+1)
-	for _, g := range groups {
-		if g.GroupID == dept.ID {
-			return append([]pbxclient.Membership(nil), groups...)
-		}
-		out = append(out, g)
-	}
-	return append(out, pbxclient.Membership{GroupID: dept.ID, GroupName: dept.Name, Role: roleUsers})
 }
 
 // lookup finds the extension with this number and email, if it exists.
