@@ -180,9 +180,48 @@ func (c *reqCtx) jsonBody() (map[string]json.RawMessage, *apiError) {
 	return decodeObject(c.body)
 }
 
-func methodNotAllowed(w http.ResponseWriter, allow ...string) {
+// methodNotAllowed sets the Allow header and returns the empty 405.
+func methodNotAllowed(w http.ResponseWriter, allow ...string) *apiError {
 	w.Header().Set("Allow", strings.Join(allow, ", "))
-	writeError(w, &apiError{status: http.StatusMethodNotAllowed, empty: true})
+	return &apiError{status: http.StatusMethodNotAllowed, empty: true}
+}
+
+// actionIDs reads the body of an action that takes {"ids":[...]}
+// (POST only; a segment with arguments is not the action).
+func (c *reqCtx) actionIDs(seg segment) ([]int32, *apiError) {
+	if seg.hasArgs {
+		return nil, notFound()
+	}
+	if c.r.Method != http.MethodPost {
+		return nil, methodNotAllowed(c.w, "POST")
+	}
+	p, e := actionParams(c, "ids")
+	if e != nil {
+		return nil, e
+	}
+	return readIDs(p["ids"])
+}
+
+// decodeList reads a JSON array of objects of type sc (the value of the
+// property named prop).
+func decodeList(raw json.RawMessage, prop string, sc *schema) ([]map[string]any, *apiError) {
+	var list []json.RawMessage
+	if err := json.Unmarshal(raw, &list); err != nil {
+		return nil, bodyError("The property '%s' must be an array of %s.", prop, sc.name)
+	}
+	out := make([]map[string]any, 0, len(list))
+	for _, item := range list {
+		obj, e := decodeObject(item)
+		if e != nil {
+			return nil, bodyError("Each entry of '%s' must be a %s object.", prop, sc.name)
+		}
+		v, e := sc.decode(obj)
+		if e != nil {
+			return nil, e
+		}
+		out = append(out, v)
+	}
+	return out, nil
 }
 
 // permitted applies the API client's role (see SetClientRole).
@@ -255,8 +294,7 @@ func (s *Sim) serveDefs(c *reqCtx, segs []segment) *apiError {
 		return &apiError{status: http.StatusNotFound, empty: true}
 	}
 	if c.r.Method != http.MethodGet {
-		methodNotAllowed(c.w, "GET")
-		return nil
+		return methodNotAllowed(c.w, "GET")
 	}
 	defs := newSchema("Pbx.Defs", map[string]prop{"Id": {kind: kKey}, "Codecs": nav(), "GatewayParameters": nav(), "GatewayParameterValues": nav(), "TimeZones": nav()})
 	q, e := parseQuery(c.r.URL.RawQuery, defs, nil, false)
@@ -334,9 +372,9 @@ func (c *reqCtx) serveCollection(es entitySet) *apiError {
 		}
 		c.entity(http.StatusCreated, es.name+"/$entity", nil, row)
 	case es.create != nil:
-		methodNotAllowed(c.w, "GET", "POST")
+		return methodNotAllowed(c.w, "GET", "POST")
 	default:
-		methodNotAllowed(c.w, "GET")
+		return methodNotAllowed(c.w, "GET")
 	}
 	return nil
 }
@@ -386,7 +424,7 @@ func (c *reqCtx) serveEntity(o entityOps) *apiError {
 		}
 		c.w.WriteHeader(http.StatusNoContent)
 	default:
-		methodNotAllowed(c.w, allow...)
+		return methodNotAllowed(c.w, allow...)
 	}
 	return nil
 }

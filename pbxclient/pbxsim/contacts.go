@@ -46,18 +46,7 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 	case len(segs) == 2 && !segs[0].hasArgs:
 		switch segs[1].name {
 		case "Pbx.DeleteContactsById":
-			if segs[1].hasArgs {
-				return notFound()
-			}
-			if m != http.MethodPost {
-				methodNotAllowed(c.w, "POST")
-				return nil
-			}
-			p, e := actionParams(c, "ids")
-			if e != nil {
-				return e
-			}
-			ids, e := readIDs(p["ids"])
+			ids, e := c.actionIDs(segs[1])
 			if e != nil {
 				return e
 			}
@@ -73,8 +62,7 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 				return e
 			}
 			if m != http.MethodGet {
-				methodNotAllowed(c.w, "GET")
-				return nil
+				return methodNotAllowed(c.w, "GET")
 			}
 			if st.userByNumber(args["number"]) == nil {
 				return warning(http.StatusBadRequest, "number", WarnNonExistentExt)
@@ -85,8 +73,7 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 				return notFound()
 			}
 			if m != http.MethodPost {
-				methodNotAllowed(c.w, "POST")
-				return nil
+				return methodNotAllowed(c.w, "POST")
 			}
 			p, e := actionParams(c, "contact", "number")
 			if e != nil {

@@ -52,8 +52,7 @@ func (s *Sim) serveGroups(c *reqCtx, segs []segment) *apiError {
 			del:   func() *apiError { return st.deleteGroup(g) }})
 	case len(segs) == 2 && !segs[0].hasArgs && segs[1].name == "Pbx.DeleteCompanyById" && !segs[1].hasArgs:
 		if m != http.MethodPost {
-			methodNotAllowed(c.w, "POST")
-			return nil
+			return methodNotAllowed(c.w, "POST")
 		}
 		p, e := actionParams(c, "id")
 		if e != nil {
@@ -206,20 +205,12 @@ type memberChange struct {
 }
 
 func (st *state) parseMembers(raw json.RawMessage) ([]memberChange, *apiError) {
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return nil, bodyError("The property 'Members' must be an array of Pbx.UserGroup.")
+	list, e := decodeList(raw, "Members", userGroupSchema)
+	if e != nil {
+		return nil, e
 	}
 	var out []memberChange
-	for _, item := range list {
-		obj, e := decodeObject(item)
-		if e != nil {
-			return nil, bodyError("Each entry of 'Members' must be a Pbx.UserGroup object.")
-		}
-		v, e := userGroupSchema.decode(obj)
-		if e != nil {
-			return nil, e
-		}
+	for _, v := range list {
 		num := asString(v["Number"])
 		if num == "" {
 			return nil, warning(http.StatusBadRequest, "Number", WarnRequired)

@@ -65,18 +65,7 @@ func (s *Sim) serveUsers(c *reqCtx, segs []segment) *apiError {
 	case len(segs) == 2 && !segs[0].hasArgs:
 		switch segs[1].name {
 		case "Pbx.BatchDelete":
-			if segs[1].hasArgs {
-				return notFound()
-			}
-			if m != http.MethodPost {
-				methodNotAllowed(c.w, "POST")
-				return nil
-			}
-			p, e := actionParams(c, "ids")
-			if e != nil {
-				return e
-			}
-			ids, e := readIDs(p["ids"])
+			ids, e := c.actionIDs(segs[1])
 			if e != nil {
 				return e
 			}
@@ -96,8 +85,7 @@ func (s *Sim) serveUsers(c *reqCtx, segs []segment) *apiError {
 				return notFound()
 			}
 			if m != http.MethodGet {
-				methodNotAllowed(c.w, "GET")
-				return nil
+				return methodNotAllowed(c.w, "GET")
 			}
 			n, ok := st.firstFreeNumber()
 			if !ok {
@@ -135,8 +123,7 @@ func (s *Sim) serveUsers(c *reqCtx, segs []segment) *apiError {
 			}})
 		case segs[1].name == "Pbx.HasDuplicatedEmail" && segs[1].hasArgs && segs[1].args == "":
 			if m != http.MethodGet {
-				methodNotAllowed(c.w, "GET")
-				return nil
+				return methodNotAllowed(c.w, "GET")
 			}
 			dup := st.emailOwner(u.email(), u.id) != nil
 			writeJSON(c.w, http.StatusOK, map[string]any{"@odata.context": c.context("Edm.Boolean"), "value": dup})
@@ -298,20 +285,12 @@ func (st *state) applyUser(u *userRec, vals map[string]any, seeding bool) (*user
 // puts the user back into DEFAULT as users, since every extension belongs to
 // a department.
 func (st *state) applyGroups(u *userRec, raw json.RawMessage) *apiError {
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return bodyError("The property 'Groups' must be an array of Pbx.UserGroup.")
+	list, e := decodeList(raw, "Groups", userGroupSchema)
+	if e != nil {
+		return e
 	}
 	var out []memberRec
-	for _, item := range list {
-		obj, e := decodeObject(item)
-		if e != nil {
-			return bodyError("Each entry of 'Groups' must be a Pbx.UserGroup object.")
-		}
-		v, e := userGroupSchema.decode(obj)
-		if e != nil {
-			return e
-		}
+	for _, v := range list {
 		gid, ok := v["GroupId"]
 		if !ok || gid == nil {
 			return warning(http.StatusBadRequest, "GroupId", WarnRequired)
@@ -357,19 +336,11 @@ func (st *state) applyGroups(u *userRec, raw json.RawMessage) *apiError {
 // applyProfiles updates forwarding profiles named by Id or Name; the Name of
 // a profile cannot change.
 func (st *state) applyProfiles(u *userRec, raw json.RawMessage) *apiError {
-	var list []json.RawMessage
-	if err := json.Unmarshal(raw, &list); err != nil {
-		return bodyError("The property 'ForwardingProfiles' must be an array of Pbx.ForwardingProfile.")
+	list, e := decodeList(raw, "ForwardingProfiles", forwardingProfileSchema)
+	if e != nil {
+		return e
 	}
-	for _, item := range list {
-		obj, e := decodeObject(item)
-		if e != nil {
-			return bodyError("Each entry of 'ForwardingProfiles' must be a Pbx.ForwardingProfile object.")
-		}
-		v, e := forwardingProfileSchema.decode(obj)
-		if e != nil {
-			return e
-		}
+	for _, v := range list {
 		i := -1
 		if id, ok := v["Id"]; ok && id != nil {
 			i = slices.IndexFunc(u.profiles, func(p profileRec) bool { return int64(p.id) == asInt(id) })
