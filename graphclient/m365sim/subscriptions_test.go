@@ -647,3 +647,36 @@ func waitDeliveries(t *testing.T, s *Sim, done func(DeliveryRecord) bool) []Deli
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestNotificationsAreBatched(t *testing.T) {
+	e, rv := newSubEnv(t)
+	e.subscribe(t, subBody(rv, "users", "updated", time.Hour))
+	rv.set(func(rv *receiver) { rv.slowNotify = 300 * time.Millisecond })
+	users := e.s.Users()
+	for _, u := range users[:10] {
+		if err := e.s.UpdateUser(u.ID, func(u *User) { u.Department = "Batched" }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for range 10 {
+		seen[next(t, rv.notes, "batched notification")["resource"].(string)] = true
+	}
+	if len(seen) != 10 {
+		t.Fatalf("resources %v", seen)
+	}
+	var posts, items int
+	for deadline := time.Now().Add(10 * time.Second); items < 10 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		posts, items = 0, 0
+		for _, d := range e.s.Deliveries() {
+			if d.Kind == "notification" && d.Delivered {
+				posts++
+				items += len(d.Resources)
+			}
+		}
+	}
+	// Changes made while a delivery is under way queue behind it and go out together.
+	if items != 10 || posts > 2 {
+		t.Fatalf("%d items in %d posts; want 10 in at most 2", items, posts)
+	}
+}
