@@ -80,14 +80,20 @@ func nonNilDetails(d []errorDetail) []errorDetail {
 	return d
 }
 
+// writeJSON writes an OData JSON response.
 func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("OData-Version", "4.0")
+	writeJSONAs(w, status, v, "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8")
+}
+
+// writeJSONAs writes v as JSON with the given Content-Type.
+func writeJSONAs(w http.ResponseWriter, status int, v any, contentType string) {
 	data, err := appendJSON(nil, v)
 	if err != nil {
 		http.Error(w, err.Error(), http.StatusInternalServerError)
 		return
 	}
-	w.Header().Set("Content-Type", "application/json; odata.metadata=minimal; odata.streaming=true; charset=utf-8")
-	w.Header().Set("OData-Version", "4.0")
+	w.Header().Set("Content-Type", contentType)
 	w.WriteHeader(status)
 	_, _ = w.Write(data)
 }

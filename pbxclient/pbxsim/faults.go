@@ -17,7 +17,9 @@ const (
 	FaultTimeout
 	// FaultLoseResponse performs the request in full, then closes the
 	// connection without a reply (HTTP/1: hijack and close; HTTP/2: stream
-	// reset), so the client cannot know whether it happened.
+	// reset), so the client cannot know whether it happened. Note that Go's
+	// http.Transport silently retries an idempotent request (GET, or one with
+	// an Idempotency-Key header) that failed this way on a reused connection.
 	FaultLoseResponse
 )
 

@@ -1,22 +1,3 @@
-// Package pbxsim is a strict simulated 3CX V20 Configuration API ("XAPI")
-// served over real HTTPS on loopback, for tests and the demo.
-//
-// It speaks the wire protocol of /connect/token and /xapi/v1 (Users, Groups,
-// Contacts, ForwardingProfiles, Microsoft365Integration, Defs, Queues,
-// RingGroups, Receptionists, Parkings and the actions and functions pbx365
-// uses) and enforces 3CX's rules: one access token per API client, Number
-// immutable and unique across every numbered object, EmailAddress unique
-// case-insensitively, a licence limit, phonebook validation and quotas,
-// profile names. Unknown properties, query options and types are refused
-// the way an OData service refuses them, so a client that works here sends
-// only what a real PBX accepts.
-//
-// Tests seed it (AddUser, AddQueue, SeedExtensions, ...), inspect it (Users,
-// Snapshot, Requests) and inject faults (SetLatency, FailNext, TimeoutNext,
-// LoseResponseNext, Fail5xxRate, RevokeTokens, Advance). The same controls
-// are served as JSON under /_sim/ for the demo and `pbx365 sim`.
-//
-// The package uses only the standard library and does not import pbxclient.
 package pbxsim
 
 import (
@@ -403,19 +384,19 @@ func (s *Sim) serveToken(w http.ResponseWriter, r *http.Request, body []byte) {
 	}
 	form, err := parseTokenForm(r, body)
 	if err != nil {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_request", "error_description": err.Error()})
+		tokenJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_request", "error_description": err.Error()})
 		return
 	}
 	if gt := form["grant_type"]; gt != "client_credentials" {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "unsupported_grant_type", "error_description": fmt.Sprintf("The specified 'grant_type' %q is not supported; use client_credentials.", gt)})
+		tokenJSON(w, http.StatusBadRequest, map[string]any{"error": "unsupported_grant_type", "error_description": fmt.Sprintf("The specified 'grant_type' %q is not supported; use client_credentials.", gt)})
 		return
 	}
 	if form["client_id"] == "" {
-		writeJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_request", "error_description": "The mandatory 'client_id' parameter is missing."})
+		tokenJSON(w, http.StatusBadRequest, map[string]any{"error": "invalid_request", "error_description": "The mandatory 'client_id' parameter is missing."})
 		return
 	}
 	if form["client_id"] != s.opts.ClientID || form["client_secret"] != s.opts.Secret {
-		writeJSON(w, http.StatusUnauthorized, map[string]any{"error": "unauthorized", "error_description": "The request requires valid user authentication."})
+		tokenJSON(w, http.StatusUnauthorized, map[string]any{"error": "unauthorized", "error_description": "The request requires valid user authentication."})
 		return
 	}
 	s.mu.Lock()
@@ -429,7 +410,12 @@ func (s *Sim) serveToken(w http.ResponseWriter, r *http.Request, body []byte) {
 		expires = 60
 	}
 	w.Header().Set("Cache-Control", "no-store")
-	writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": expires, "access_token": tok, "refresh_token": nil})
+	tokenJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": expires, "access_token": tok, "refresh_token": nil})
+}
+
+// tokenJSON writes a /connect/token answer (plain JSON, not OData).
+func tokenJSON(w http.ResponseWriter, status int, v any) {
+	writeJSONAs(w, status, v, "application/json;charset=UTF-8")
 }
 
 func parseTokenForm(r *http.Request, body []byte) (map[string]string, error) {
