@@ -75,11 +75,11 @@ func (e *Engine) Apply(ctx context.Context, p plan.Plan, snap *Snapshot, opt App
 	if interval == 0 {
 		interval = defaultInterval
 	}
-	em := newEmitter(runID, interval)
+	em := progress.NewEmitter(runID, interval)
 	rctx, cancel := context.WithCancel(ctx)
 	r := &Run{ID: runID, events: make(chan progress.Event), cancel: cancel, done: make(chan struct{})}
 	go func() {
-		for ev := range em.out {
+		for ev := range em.Out() {
 			r.events <- ev
 		}
 		close(r.events)
@@ -92,12 +92,12 @@ func (e *Engine) Apply(ctx context.Context, p plan.Plan, snap *Snapshot, opt App
 			sum.Err = fmt.Sprintf("record run: %v", err)
 		}
 		r.sum = sum
-		em.finish(sum)
+		em.Finish(sum)
 	}()
 	return r, nil
 }
 
-func (e *Engine) run(ctx context.Context, runID uint64, p plan.Plan, snap *Snapshot, opt ApplyOptions, em *emitter) progress.Summary {
+func (e *Engine) run(ctx context.Context, runID uint64, p plan.Plan, snap *Snapshot, opt ApplyOptions, em *progress.Emitter) progress.Summary {
 	sum := progress.Summary{RunID: runID, Started: e.now(), Done: map[plan.Action]int{}, Failed: map[plan.Action]int{}}
 	defer func() { sum.Finished = e.now() }()
 
@@ -131,7 +131,7 @@ func (e *Engine) run(ctx context.Context, runID uint64, p plan.Plan, snap *Snaps
 			}
 		}
 	}
-	em.phase(progress.PhaseApply, len(work))
+	em.Phase(progress.PhaseApply, len(work))
 	a, err := e.newApplier(ctx, runID, p, snap)
 	if err != nil {
 		sum.Err = err.Error()
@@ -220,7 +220,7 @@ func (e *Engine) newApplier(ctx context.Context, runID uint64, p plan.Plan, snap
 
 // runBatch applies changes with bounded concurrency. A cancelled ctx stops
 // new writes; writes in flight finish and settle.
-func (a *applier) runBatch(ctx context.Context, batch []plan.Change, em *emitter, sum *progress.Summary) {
+func (a *applier) runBatch(ctx context.Context, batch []plan.Change, em *progress.Emitter, sum *progress.Summary) {
 	sem := make(chan struct{}, a.conc)
 	var wg sync.WaitGroup
 	var mu sync.Mutex
@@ -236,7 +236,7 @@ func (a *applier) runBatch(ctx context.Context, batch []plan.Change, em *emitter
 		go func(c plan.Change) {
 			defer wg.Done()
 			defer func() { <-sem }()
-			em.current(fmt.Sprintf("%s %s %s", c.Action, c.Number, c.UPN))
+			em.Current(fmt.Sprintf("%s %s %s", c.Action, c.Number, c.UPN))
 			// In-flight writes are not interrupted by cancellation.
 			it := a.apply(context.WithoutCancel(ctx), c)
 			mu.Lock()
@@ -246,7 +246,7 @@ func (a *applier) runBatch(ctx context.Context, batch []plan.Change, em *emitter
 				sum.Failed[c.Action]++
 			}
 			mu.Unlock()
-			em.item(it)
+			em.Item(it)
 		}(c)
 	}
 	wg.Wait()
