@@ -4,24 +4,60 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/pbx365/pbx365/graphclient/m365sim"
 )
 
-// testPair makes a key pair in t.TempDir() (validity 0 = default).
+var (
+	pairMu    sync.Mutex
+	pairCache = map[int]*KeyPair{}
+)
+
+// cachedPair is the i-th shared test key pair (RSA 3072 generation is slow,
+// above all under -race; distinct i give distinct pairs).
+func cachedPair(t testing.TB, i int) *KeyPair {
+	t.Helper()
+	pairMu.Lock()
+	defer pairMu.Unlock()
+	if kp, ok := pairCache[i]; ok {
+		return kp
+	}
+	kp, err := GenerateKeyPair(0)
+	if err != nil {
+		t.Fatalf("generate: %v", err)
+	}
+	pairCache[i] = kp
+	return kp
+}
+
+// testPair writes a key pair into t.TempDir() and loads it back: a fresh pair
+// with the given validity, or the shared pair 0 when validity is 0.
 func testPair(t testing.TB, validity time.Duration) (string, *KeyPair) {
+	return testPairN(t, 0, validity)
+}
+
+// testPairN is testPair with the shared pair i.
+func testPairN(t testing.TB, i int, validity time.Duration) (string, *KeyPair) {
 	t.Helper()
 	keyFile := filepath.Join(t.TempDir(), "keys", "pbx365.pem")
-	if _, err := Keygen(keyFile, validity, false); err != nil {
-		t.Fatalf("keygen: %v", err)
+	kp := cachedPair(t, i)
+	if validity != 0 {
+		var err error
+		if kp, err = GenerateKeyPair(validity); err != nil {
+			t.Fatalf("generate: %v", err)
+		}
 	}
-	kp, err := LoadKeyPair(keyFile)
+	if err := (&KeyPair{Key: kp.Key, Cert: kp.Cert}).Write(keyFile); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	loaded, err := LoadKeyPair(keyFile)
 	if err != nil {
 		t.Fatalf("load: %v", err)
 	}
-	return keyFile, kp
+	return keyFile, loaded
 }
 
 // startSim runs an in-process simulated tenant on loopback HTTPS.

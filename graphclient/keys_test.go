@@ -151,8 +151,8 @@ func TestLoadKeyPairErrors(t *testing.T) {
 	if _, err := LoadKeyPair(filepath.Join(dir, "nope.pem")); err == nil || !strings.Contains(err.Error(), "pbx365 keygen") {
 		t.Errorf("missing: %v", err)
 	}
-	_, a := testPair(t, 0)
-	_, b := testPair(t, 0)
+	_, a := testPairN(t, 0, 0)
+	_, b := testPairN(t, 1, 0)
 	// Key of one pair with the certificate of another.
 	mixed := filepath.Join(dir, "mixed.pem")
 	der, _ := x509.MarshalPKCS8PrivateKey(a.Key)
