@@ -137,3 +137,42 @@ func BenchmarkGenerate100k(b *testing.B) {
 		New(Options{Seed: 1, Users: 100000})
 	}
 }
+
+// BenchmarkTransitiveMembersAllStaff pages through the user members of the
+// largest group of a 100,000-user tenant ($top=999) in process.
+func BenchmarkTransitiveMembersAllStaff(b *testing.B) {
+	s := startSim(b, Options{Seed: 1, Users: 100000})
+	c := httpClient(b, s)
+	tok := token(b, c, s)
+	g, _ := s.GroupByName("All Staff")
+	want := len(s.TransitiveUserIDs(g.ID))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		for u := s.GraphURL() + "/groups/" + g.ID + "/transitiveMembers/microsoft.graph.user?$select=id,displayName&$top=999&$count=true"; u != ""; {
+			req, _ := http.NewRequest("GET", u, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			req.Header.Set("ConsistencyLevel", "eventual")
+			rec := newRecorder()
+			s.ServeHTTP(rec, req)
+			if rec.code != 200 {
+				b.Fatalf("%d %s", rec.code, rec.buf.Bytes())
+			}
+			var page struct {
+				Next  string `json:"@odata.nextLink"`
+				Value []struct {
+					ID string `json:"id"`
+				} `json:"value"`
+			}
+			if err := json.Unmarshal(rec.buf.Bytes(), &page); err != nil {
+				b.Fatal(err)
+			}
+			n += len(page.Value)
+			u = page.Next
+		}
+		if n != want {
+			b.Fatalf("%d members, want %d", n, want)
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(want), "ns/member")
+}

@@ -294,8 +294,7 @@ func (s *Sim) TransitiveUserIDs(groupID string) []string {
 	var out []string
 	s.read(func(t *tenant) {
 		if g := t.groupByID[groupID]; g != nil {
-			users, _ := t.transitiveMembers(g)
-			for _, u := range users {
+			for _, u := range t.flatten(g).users {
 				out = append(out, u.ID)
 			}
 		}

@@ -144,19 +144,25 @@ func (s *Sim) transitiveMembers(cast string) http.HandlerFunc {
 				return
 			}
 			found = true
-			users, groups := t.transitiveMembers(g)
-			if cast != "group" {
-				for _, u := range users {
-					if lq.matches(userSchema, u) {
-						items = append(items, u)
-					}
-				}
+			f := t.flatten(g)
+			all := f.all
+			switch cast {
+			case "user":
+				all = f.usersAny
+			case "group":
+				all = f.groupsAny
 			}
-			if cast != "user" {
-				for _, ng := range groups {
-					if cast == "" || lq.matches(groupSchema, ng) {
-						items = append(items, ng)
-					}
+			if lq.filter == nil && len(lq.search) == 0 {
+				items = all // shared, read-only
+				return
+			}
+			for _, o := range all {
+				sc := userSchema
+				if _, ok := o.(*Group); ok {
+					sc = groupSchema
+				}
+				if lq.matches(sc, o) {
+					items = append(items, o)
 				}
 			}
 		})
@@ -164,7 +170,6 @@ func (s *Sim) transitiveMembers(cast string) http.HandlerFunc {
 			s.notFound(w, r, id)
 			return
 		}
-		slices.SortFunc(items, func(a, b any) int { return strings.Compare(objectID(a), objectID(b)) })
 		set := "directoryObjects"
 		switch cast {
 		case "user":

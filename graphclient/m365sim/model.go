@@ -246,6 +246,19 @@ type tenant struct {
 	log       []Change
 	seq       uint64 // sequence number of the last change
 	domain    string
+
+	flatMu sync.Mutex
+	flat   map[string]*flatMembers // group id → flattened members, valid while seq is unchanged
+}
+
+// flatMembers is a group's transitive membership at change seq.
+type flatMembers struct {
+	seq    uint64
+	users  []*User  // sorted by id
+	groups []*Group // sorted by id
+	all    []any    // users and groups merged, sorted by id
+	// usersAny and groupsAny are users and groups as []any, for paging.
+	usersAny, groupsAny []any
 }
 
 // mailboxSlot holds a lazily generated mailbox.
@@ -367,7 +380,42 @@ func (t *tenant) changesSince(from, to uint64) []Change {
 	return t.log[from:min(to, uint64(len(t.log)))]
 }
 
-// transitiveUsers returns the users and groups reachable from group g,
+// flatten returns g's transitive membership, cached until the next change.
+// Safe under the read lock.
+func (t *tenant) flatten(g *Group) *flatMembers {
+	t.flatMu.Lock()
+	defer t.flatMu.Unlock()
+	if f := t.flat[g.ID]; f != nil && f.seq == t.seq {
+		return f
+	}
+	users, groups := t.transitiveMembers(g)
+	all := make([]any, 0, len(users)+len(groups))
+	i, j := 0, 0
+	for i < len(users) || j < len(groups) {
+		if j == len(groups) || i < len(users) && users[i].ID < groups[j].ID {
+			all = append(all, users[i])
+			i++
+		} else {
+			all = append(all, groups[j])
+			j++
+		}
+	}
+	if t.flat == nil {
+		t.flat = map[string]*flatMembers{}
+	}
+	f := &flatMembers{seq: t.seq, users: users, groups: groups, all: all,
+		usersAny: make([]any, len(users)), groupsAny: make([]any, len(groups))}
+	for i, u := range users {
+		f.usersAny[i] = u
+	}
+	for i, g := range groups {
+		f.groupsAny[i] = g
+	}
+	t.flat[g.ID] = f
+	return f
+}
+
+// transitiveMembers returns the users and groups reachable from group g,
 // each once, nested groups flattened (cycle-safe).
 func (t *tenant) transitiveMembers(g *Group) (users []*User, groups []*Group) {
 	seenU := map[string]bool{}
