@@ -13,6 +13,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 )
 
 // fieldKind is the Edm type of a filterable property.
@@ -347,9 +349,9 @@ func (p *filterParser) primary() (predicate, error) {
 		}
 		want := strings.ToLower(lit.val)
 		if op == "startsWith" {
-			return func(o any) bool { return strings.HasPrefix(strings.ToLower(d.str(o)), want) }, nil
+			return func(o any) bool { return hasPrefixFold(d.str(o), want) }, nil
 		}
-		return func(o any) bool { return strings.HasSuffix(strings.ToLower(d.str(o)), want) }, nil
+		return func(o any) bool { return hasSuffixFold(d.str(o), want) }, nil
 	}
 	opTok := p.next()
 	op := strings.ToLower(opTok.val)
@@ -380,11 +382,15 @@ func (p *filterParser) primary() (predicate, error) {
 		if len(vals) > 15 && d.name != "id" {
 			return nil, &filterError{"Request_UnsupportedQuery", "Too many child clauses specified in search filter expression containing 'OR' operators: 16. Max allowed: 15."}
 		}
-		set := map[string]bool{}
-		for _, v := range vals {
-			set[v] = true
-		}
-		return func(o any) bool { return set[strings.ToLower(d.str(o))] }, nil
+		return func(o any) bool {
+			v := d.str(o)
+			for _, want := range vals {
+				if strings.EqualFold(v, want) {
+					return true
+				}
+			}
+			return false
+		}, nil
 	case "eq", "ne":
 		lit := p.next()
 		d, err := p.prop(t.val, op)
@@ -411,7 +417,7 @@ func (p *filterParser) primary() (predicate, error) {
 				return nil, invalidClause("A binary operator with incompatible types was detected. Found operand types 'Edm.String' and '%s' for operator kind 'Equal'.", lit.val)
 			}
 			want := strings.ToLower(lit.val)
-			eq = func(o any) bool { return strings.ToLower(d.str(o)) == want }
+			eq = func(o any) bool { return strings.EqualFold(d.str(o), want) }
 		}
 		if op == "ne" {
 			return func(o any) bool { return !eq(o) }, nil
@@ -422,6 +428,39 @@ func (p *filterParser) primary() (predicate, error) {
 	default:
 		return nil, invalidClause("operator expected after '%s', found '%s'.", t.val, opTok.val)
 	}
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring case (Unicode simple folding), without allocating.
+func hasPrefixFold(s, prefix string) bool {
+	for _, pr := range prefix {
+		r, size := utf8.DecodeRuneInString(s)
+		if size == 0 || !foldEq(r, pr) {
+			return false
+		}
+		s = s[size:]
+	}
+	return true
+}
+
+// hasSuffixFold is strings.HasSuffix ignoring case, without allocating.
+func hasSuffixFold(s, suffix string) bool {
+	for len(suffix) > 0 {
+		sr, ssize := utf8.DecodeLastRuneInString(s)
+		fr, fsize := utf8.DecodeLastRuneInString(suffix)
+		if ssize == 0 || !foldEq(sr, fr) {
+			return false
+		}
+		s, suffix = s[:len(s)-ssize], suffix[:len(suffix)-fsize]
+	}
+	return true
+}
+
+// foldEq compares two runes under Unicode simple case folding.
+func foldEq(a, b rune) bool {
+	if a == b {
+		return true
+	}
+	return unicode.ToLower(a) == unicode.ToLower(b) || unicode.ToUpper(a) == unicode.ToUpper(b)
 }
 
 // --- list queries ---

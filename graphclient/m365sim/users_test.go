@@ -193,3 +193,31 @@ func TestUsersFilters(t *testing.T) {
 		t.Errorf("$search results %v", ids)
 	}
 }
+
+func TestCaseFolding(t *testing.T) {
+	for _, c := range []struct {
+		s, p     string
+		pre, suf bool
+	}{
+		{"Zoë Núñez", "ZOË", true, false},
+		{"Zoë Núñez", "núÑEZ", false, true},
+		{"Łukasz", "ł", true, false},
+		{"abc", "abcd", false, false},
+		{"", "", true, true},
+		{"王芳", "王", true, false},
+	} {
+		if got := hasPrefixFold(c.s, c.p); got != c.pre {
+			t.Errorf("hasPrefixFold(%q, %q) = %v", c.s, c.p, got)
+		}
+		if got := hasSuffixFold(c.s, c.p); got != c.suf {
+			t.Errorf("hasSuffixFold(%q, %q) = %v", c.s, c.p, got)
+		}
+	}
+	s := startSim(t, Options{Seed: 3, Users: 50})
+	c := httpClient(t, s)
+	tok := token(t, c, s)
+	all, _ := pageAll(t, s, tok, s.GraphURL()+"/users?$select=id,displayName&$filter="+url.QueryEscape("startsWith(displayName,'ZOË') or displayName eq 'ŁUKASZ ŻAK'"), nil)
+	if len(all) < 2 {
+		t.Fatalf("case-insensitive filters found %v", all)
+	}
+}
