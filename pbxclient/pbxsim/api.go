@@ -279,8 +279,10 @@ func (s *Sim) serveAPI(w http.ResponseWriter, r *http.Request, body []byte) {
 		e = s.serveContacts(c, segs)
 	case "Microsoft365Integration":
 		e = s.serveM365(c, segs)
-	case "Queues", "RingGroups", "Receptionists", "Parkings":
+	case "Queues", "RingGroups", "Receptionists", "Parkings", "Fax", "Trunks", "CallFlowApps", "ServicePrincipals":
 		e = s.serveNumbered(c, segs)
+	case "Peers":
+		e = s.servePeers(c, segs)
 	default:
 		e = &apiError{status: http.StatusNotFound, empty: true}
 	}

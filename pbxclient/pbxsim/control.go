@@ -20,7 +20,7 @@ import (
 //	DELETE /_sim/users/{id}
 //	POST   /_sim/users/{id}/profile    {"name"}: a manual status change
 //	POST   /_sim/seed-extensions       {"count","match_emails":[...]} → {"ids"}
-//	POST   /_sim/numbered              {"kind":"Queue|RingGroup|IVR|Parking","number","name"} → {"id"}
+//	POST   /_sim/numbered              {"kind":"Queue|RingGroup|IVR|Parking|Fax|Trunk|CallFlowApp","number","name"} → {"id"}
 //	POST   /_sim/departments           {"name"} → {"id"}
 //	POST   /_sim/profile-names         {"custom1","custom2"}
 //	POST   /_sim/faults                {"latency_ms","fail_rate","fail_next":{"count","status"},"timeout_next","lose_next","clear"}
@@ -118,10 +118,10 @@ func (s *Sim) serveControl(w http.ResponseWriter, r *http.Request, body []byte) 
 			var id int32
 			var err error
 			switch in.Kind {
-			case "Queue", "RingGroup", "IVR", "Parking":
+			case "Queue", "RingGroup", "IVR", "Parking", "Fax", "Trunk", "CallFlowApp":
 				id, err = s.addNumbered(in.Kind, in.Number, in.Name)
 			default:
-				err = fmt.Errorf("kind %q: use Queue, RingGroup, IVR or Parking", in.Kind)
+				err = fmt.Errorf("kind %q: use Queue, RingGroup, IVR, Parking, Fax, Trunk or CallFlowApp", in.Kind)
 			}
 			if err != nil {
 				fail(err)

@@ -3,6 +3,7 @@ package pbxsim
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -29,8 +30,10 @@ func TestFailNext(t *testing.T) {
 	// Targeted fault.
 	c.sim.AddFault(Fault{Kind: FaultStatus, Status: 502, Method: "PATCH", PathPrefix: "/xapi/v1/Users(", Count: 1})
 	c.expect(200, "GET", "/Users", nil)
-	c.expect(502, "PATCH", "/Users(2)", map[string]any{"FirstName": "x"})
-	c.expect(204, "PATCH", "/Users(2)", map[string]any{"FirstName": "x"})
+	u, _ := c.sim.UserByNumber("101")
+	path := fmt.Sprintf("/Users(%d)", u.ID)
+	c.expect(502, "PATCH", path, map[string]any{"FirstName": "x"})
+	c.expect(204, "PATCH", path, map[string]any{"FirstName": "x"})
 	var faulted int
 	for _, r := range c.sim.Requests() {
 		if r.Fault == "status" {

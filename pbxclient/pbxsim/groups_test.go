@@ -133,3 +133,50 @@ func TestM365Integration(t *testing.T) {
 		t.Errorf("EditM365: %v", err)
 	}
 }
+
+func TestPeersAndOtherNumberedSets(t *testing.T) {
+	c := newTC(t, Options{ClientID: "900"})
+	for _, f := range []func() (int32, error){
+		func() (int32, error) { return c.sim.AddFax("888", "Fax in") },
+		func() (int32, error) { return c.sim.AddTrunk("10000", "SIP provider") },
+		func() (int32, error) { return c.sim.AddCallFlowApp("700", "Router") },
+		func() (int32, error) { return c.sim.AddQueue("800", "Sales") },
+	} {
+		if _, err := f(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c.expect(201, "POST", "/Users", map[string]any{"Number": "101", "FirstName": "Ann", "LastName": "Lee"})
+	// The API client's Client ID is a number in use.
+	c.expectWarning("POST", "/Users", map[string]any{"Number": "900"}, "Number", WarnAlreadyInUse)
+	sp := values(t, c.expect(200, "GET", "/ServicePrincipals?$select=Id,Number,XAPIEnabled", nil))
+	if len(sp) != 1 || sp[0]["Number"] != "900" || sp[0]["XAPIEnabled"] != true {
+		t.Errorf("service principals %v", sp)
+	}
+	for set, want := range map[string]string{"Fax": "888", "Trunks": "10000", "CallFlowApps": "700"} {
+		rows := values(t, c.expect(200, "GET", "/"+set+"?$select=Id,Number", nil))
+		if len(rows) != 1 || rows[0]["Number"] != want {
+			t.Errorf("%s: %v", set, rows)
+		}
+	}
+	c.expect(400, "GET", "/Fax?$select=Id,Number,Name", nil) // Pbx.Fax has no Name
+	if cf := values(t, c.expect(200, "GET", "/CallFlowApps?$select=Name", nil)); cf[0]["Name"] != "Router" {
+		t.Errorf("call flow %v", cf)
+	}
+	peers := values(t, c.expect(200, "GET", "/Peers?$select=Number,Name,Type&$orderby=Number", nil))
+	got := map[string]string{}
+	for _, p := range peers {
+		got[p["Number"].(string)] = p["Type"].(string) + "/" + p["Name"].(string)
+	}
+	want := map[string]string{
+		"GRP0000": "Group/DEFAULT", "900": "RoutePoint/pbx365 API client", "888": "Fax/Fax in", "10000": "ExternalLine/SIP provider",
+		"700": "RoutePoint/Router", "800": "Queue/Sales", "101": "Extension/Ann Lee",
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("peers %v", got)
+	}
+	ext := values(t, c.expect(200, "GET", "/Peers?$filter=Type eq 'Extension'", nil))
+	if len(ext) != 1 || ext[0]["Hidden"] != false {
+		t.Errorf("filtered peers %v", ext)
+	}
+}

@@ -34,10 +34,52 @@ var numberedKinds = map[string]struct {
 	kind string
 	sc   *schema
 }{
-	"Queues":        {"Queue", queueSchema},
-	"RingGroups":    {"RingGroup", ringGroupSchema},
-	"Receptionists": {"IVR", receptionistSchema},
-	"Parkings":      {"Parking", parkingSchema},
+	"Queues":            {"Queue", queueSchema},
+	"RingGroups":        {"RingGroup", ringGroupSchema},
+	"Receptionists":     {"IVR", receptionistSchema},
+	"Parkings":          {"Parking", parkingSchema},
+	"Fax":               {"Fax", faxSchema},
+	"Trunks":            {"Trunk", trunkSchema},
+	"CallFlowApps":      {"CallFlowApp", callFlowSchema},
+	"ServicePrincipals": {"ServicePrincipal", servicePrincipalSchema},
+}
+
+// peerType is the Pbx.PeerType of each numbered kind.
+var peerType = map[string]string{
+	"Queue": "Queue", "RingGroup": "RingGroup", "IVR": "IVR", "Parking": "Parking", "Fax": "Fax",
+	"Trunk": "ExternalLine", "CallFlowApp": "RoutePoint", "ServicePrincipal": "RoutePoint",
+}
+
+// servePeers serves Peers, the directory of every numbered object (users,
+// departments, queues, ring groups, IVRs, parkings, fax, trunks, call flow
+// apps and API clients), read-only.
+func (s *Sim) servePeers(c *reqCtx, segs []segment) *apiError {
+	if len(segs) != 1 || segs[0].hasArgs {
+		return &apiError{status: http.StatusNotFound, empty: true}
+	}
+	st := s.st
+	return c.serveCollection(entitySet{name: "Peers", sc: peerSchema, navs: map[string]*navInfo{"MemberOf": emptyNav},
+		rows: func(q *queryOpts) []map[string]any {
+			var rows []map[string]any
+			add := func(id int32, number, name, typ string, tags any) {
+				row := map[string]any{"Id": int64(id), "Number": number, "Name": name, "Type": typ, "Hidden": false, "Tags": tags}
+				if q.isExpanded("MemberOf") {
+					row["MemberOf"] = []any{}
+				}
+				rows = append(rows, row)
+			}
+			for _, g := range st.groups {
+				add(g.id, asString(g.props["Number"]), g.name(), "Group", []any{})
+			}
+			for _, u := range st.sortedUsers() {
+				add(u.id, u.number(), asString(u.props["DisplayName"]), "Extension", deepCopy(u.props["Tags"]))
+			}
+			for _, n := range st.numbered {
+				add(n.id, asString(n.props["Number"]), asString(n.props["Name"]), peerType[n.kind], []any{})
+			}
+			slices.SortFunc(rows, func(a, b map[string]any) int { return compareValues(a["Id"], b["Id"]) })
+			return rows
+		}})
 }
 
 // serveNumbered serves the read side of Queues, RingGroups, Receptionists

@@ -52,7 +52,7 @@ func TestFilter(t *testing.T) {
 		"$filter=PinProtectTimeout eq 0 and Number eq '101'":          {"101"},
 		"$filter=toupper(FirstName) eq 'EVE'":                         {"105"},
 		"$filter=length(LastName) eq 2":                               {"1000"},
-		"$filter=Id gt 1 and Id lt 4":                                 {"101", "102"}, // DEFAULT holds Id 1
+		"$filter=Id gt 2 and Id lt 5":                                 {"101", "102"}, // DEFAULT and the API client hold 1 and 2
 		"$filter=tolower(EmailAddress) eq tolower('BOB@EXAMPLE.COM')": {"102"},
 	}
 	for query, want := range cases {
@@ -139,8 +139,8 @@ func TestPagingOrderSelectCount(t *testing.T) {
 		t.Errorf("context %v", sel["@odata.context"])
 	}
 	// Single-entity GETs take only $select and $expand.
-	c.expect(400, "GET", "/Users(2)?$top=1", nil)
-	one := c.expect(200, "GET", "/Users(2)?$select=Id,FirstName", nil)
+	c.expect(400, "GET", "/Users(3)?$top=1", nil)
+	one := c.expect(200, "GET", "/Users(3)?$select=Id,FirstName", nil)
 	if len(one) != 3 || one["FirstName"] != "Ann" {
 		t.Errorf("entity select %v", one)
 	}
@@ -171,8 +171,8 @@ func TestExpandGroupsRights(t *testing.T) {
 	if len(r["ForwardingProfiles"].([]any)) != 5 || len(r["Phones"].([]any)) != 0 {
 		t.Errorf("long expand %v", r)
 	}
-	groups := values(t, c.expect(200, "GET", "/Users(2)/Groups?$expand=Rights", nil))
+	groups := values(t, c.expect(200, "GET", "/Users(3)/Groups?$expand=Rights", nil))
 	if len(groups) != 1 || groups[0]["Rights"].(map[string]any)["RoleName"] != "users" {
-		t.Errorf("Users(2)/Groups %v", groups)
+		t.Errorf("Users(3)/Groups %v", groups)
 	}
 }

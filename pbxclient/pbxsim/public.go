@@ -96,10 +96,12 @@ type M365Settings struct {
 	SharedMailboxes         []string `json:"shared_mailboxes,omitempty"`
 }
 
-// Numbered is a queue, ring group, IVR or parking: an object that takes a number.
+// Numbered is an object other than a user that takes a number: a queue,
+// ring group, IVR, parking, fax, trunk, call flow app or the API client
+// (service principal).
 type Numbered struct {
 	ID     int32  `json:"id"`
-	Kind   string `json:"kind"` // Queue, RingGroup, IVR, Parking
+	Kind   string `json:"kind"` // Queue, RingGroup, IVR, Parking, Fax, Trunk, CallFlowApp, ServicePrincipal
 	Number string `json:"number"`
 	Name   string `json:"name"`
 }
@@ -307,14 +309,23 @@ func (s *Sim) addNumbered(kind, number, name string) (int32, error) {
 	if owner, taken := s.st.numbers[number]; taken {
 		return 0, fmt.Errorf("pbxsim: add %s: number %s is already used by a %s", kind, number, owner)
 	}
-	n := &numberedRec{id: s.st.nextDN, kind: kind, props: map[string]any{"Number": number, "TranscriptionMode": "Inherit"}}
-	if kind != "Parking" {
-		n.props["Name"] = name
+	return s.st.addNumbered(kind, number, name).id, nil
+}
+
+// addNumbered stores a numbered object. Name is kept for Peers even for
+// kinds whose own type has no Name property.
+func (st *state) addNumbered(kind, number, name string) *numberedRec {
+	n := &numberedRec{id: st.nextDN, kind: kind, props: map[string]any{"Number": number, "TranscriptionMode": "Inherit", "Name": name}}
+	switch kind {
+	case "ServicePrincipal":
+		maps.Copy(n.props, map[string]any{"XAPIEnabled": true, "CallControlEnabled": false, "MyPhoneEnabled": false, "IsSystem": false})
+	case "Fax":
+		n.props["FaxServer"] = false
 	}
-	s.st.nextDN++
-	s.st.numbered = append(s.st.numbered, n)
-	s.st.numbers[number] = kind
-	return n.id, nil
+	st.nextDN++
+	st.numbered = append(st.numbered, n)
+	st.numbers[number] = kind
+	return n
 }
 
 // AddQueue seeds a call queue, which takes its number.
@@ -332,6 +343,19 @@ func (s *Sim) AddIVR(number, name string) (int32, error) { return s.addNumbered(
 
 // AddParking seeds a shared parking place, which takes its number.
 func (s *Sim) AddParking(number string) (int32, error) { return s.addNumbered("Parking", number, "") }
+
+// AddFax seeds a fax extension, which takes its number.
+func (s *Sim) AddFax(number, name string) (int32, error) { return s.addNumbered("Fax", number, name) }
+
+// AddTrunk seeds a trunk (its number is a system number such as 10000).
+func (s *Sim) AddTrunk(number, name string) (int32, error) {
+	return s.addNumbered("Trunk", number, name)
+}
+
+// AddCallFlowApp seeds a call flow app (route point), which takes its number.
+func (s *Sim) AddCallFlowApp(number, name string) (int32, error) {
+	return s.addNumbered("CallFlowApp", number, name)
+}
 
 // AddDepartment seeds a department and returns its Id.
 func (s *Sim) AddDepartment(name string) (int32, error) {
@@ -563,7 +587,7 @@ func (s *Sim) M365Settings() M365Settings {
 	return s.st.exportM365()
 }
 
-// NumberedObjects returns the queues, ring groups, IVRs and parkings.
+// NumberedObjects returns every numbered object other than users.
 func (s *Sim) NumberedObjects() []Numbered {
 	s.mu.Lock()
 	defer s.mu.Unlock()

@@ -129,7 +129,38 @@ func numberedSchema(name string) *schema {
 	return newSchema(name, dnProps, map[string]prop{"Name": str()})
 }
 
+// rawProps declares properties the simulator serves as null and stores verbatim.
+func rawProps(names ...string) map[string]prop {
+	m := map[string]prop{}
+	for _, n := range names {
+		m[n] = raw()
+	}
+	return m
+}
+
 var (
+	faxSchema = newSchema("Pbx.Fax", dnProps, map[string]prop{
+		"AuthID": str(), "AuthPassword": str(), "FaxServer": boolean(), "OutboundCallerId": str(),
+	})
+	trunkSchema = newSchema("Pbx.Trunk", dnProps, rawProps("AuthID", "AuthPassword", "Certificate",
+		"CertificateExpirationDate", "CertificateName", "ConfigurationIssue", "DidNumbers", "Direction",
+		"DisableCallTransfer", "DisableVideo", "DiversionHeader", "EmergencyGeoLocations", "EnableInboundCalls",
+		"EnableOutboundCalls", "ExternalNumber", "Gateway", "InCIDFormatting", "IPRestriction", "IsOnline", "Messaging",
+		"OutboundCallerID", "OutCIDFormatting", "PublicInfoGroups", "PublicIPinSIP", "PublishInfo", "ReceiveExtensions",
+		"ReceiveInfo", "RemoteMyPhoneUriHost", "RemotePBXPreffix", "RoutingRules", "ScriptName", "SecondaryRegistrar",
+		"SeparateAuthId", "SimultaneousCalls", "Tags", "TransportRestriction", "TrunkRegTimes", "TunnelEnabled",
+		"TunnelRemoteAddr", "TunnelRemotePort", "UseSeparateAuthId"))
+	callFlowSchema = newSchema("Pbx.CallFlowApp", dnProps, rawProps("CompilationLastSuccess", "CompilationResult",
+		"CompilationSucceeded", "InvalidScript", "RejectedCode", "RoutingType", "ScriptCode", "Trunk"),
+		map[string]prop{"Name": str(), "IsRegistered": boolean()})
+	servicePrincipalSchema = newSchema("Pbx.ServicePrincipal", dnProps, map[string]prop{
+		"CallControlEnabled": boolean(), "IsSystem": boolean(), "LastUsed": str(), "MyPhoneEnabled": boolean(),
+		"Peers": nav(), "XAPIEnabled": boolean(),
+	})
+	peerSchema = newSchema("Pbx.Peer", map[string]prop{
+		"Hidden": boolean(), "Id": {kind: kKey}, "MemberOf": nav(), "Name": str(), "Number": str(),
+		"Tags": enums(userTags...), "Type": enum(peerTypes...),
+	})
 	queueSchema        = numberedSchema("Pbx.Queue")
 	ringGroupSchema    = numberedSchema("Pbx.RingGroup")
 	receptionistSchema = numberedSchema("Pbx.Receptionist")

@@ -110,13 +110,16 @@ func New(opts Options) *Sim {
 	if err != nil {
 		panic(fmt.Sprintf("pbxsim: generate token key: %v", err))
 	}
+	st := newState(opts.MaxUsers)
+	// The API client is a service principal whose Client ID is its number.
+	st.addNumbered("ServicePrincipal", opts.ClientID, "pbx365 API client")
 	return &Sim{
 		opts:   opts,
 		caPEM:  caPEM,
 		cert:   cert,
 		jwtKey: key,
 		closed: make(chan struct{}),
-		st:     newState(opts.MaxUsers),
+		st:     st,
 		tokens: map[string]tokenInfo{},
 		active: map[string]string{},
 		role:   opts.ClientRole,

@@ -46,7 +46,8 @@ func TestSnapshotDiffNamesDifferences(t *testing.T) {
 	c := newTC(t, Options{})
 	c.expect(201, "POST", "/Users", map[string]any{"Number": "101"})
 	before := c.sim.Snapshot()
-	c.expect(204, "PATCH", "/Users(2)", map[string]any{"MS365SignInEnabled": true})
+	u, _ := c.sim.UserByNumber("101")
+	c.expect(204, "PATCH", fmt.Sprintf("/Users(%d)", u.ID), map[string]any{"MS365SignInEnabled": true})
 	c.expect(201, "POST", "/Users", map[string]any{"Number": "102"})
 	d := before.Diff(c.sim.Snapshot())
 	if len(d) != 2 || !strings.HasPrefix(d[0], "user 101:") || !strings.HasPrefix(d[1], "user 102: only in other") {
@@ -141,14 +142,14 @@ func TestControlAPI(t *testing.T) {
 			t.Errorf("%s: %d %v", r.path, st, out)
 		}
 	}
-	if st, _ := call("k", "POST", "numbered", map[string]any{"kind": "Fax", "number": "801"}); st != 400 {
+	if st, _ := call("k", "POST", "numbered", map[string]any{"kind": "Conference", "number": "801"}); st != 400 {
 		t.Errorf("bad kind: %d", st)
 	}
 	if s.PendingFaults() != 1 {
 		t.Errorf("pending faults %d", s.PendingFaults())
 	}
 	st, state := call("k", "GET", "state", nil)
-	if st != 200 || len(state["users"].([]any)) != 3 || len(state["numbered"].([]any)) != 1 {
+	if st != 200 || len(state["users"].([]any)) != 3 || len(state["numbered"].([]any)) != 2 { // the queue and the API client
 		t.Errorf("state %v", state)
 	}
 	u, _ = s.UserByNumber("150")

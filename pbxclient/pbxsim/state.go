@@ -52,10 +52,10 @@ type contactRec struct {
 	props map[string]any
 }
 
-// numberedRec is a queue, ring group, IVR or parking.
+// numberedRec is a numbered object other than a user.
 type numberedRec struct {
 	id    int32
-	kind  string // Queue, RingGroup, IVR, Parking
+	kind  string // Queue, RingGroup, IVR, Parking, Fax, Trunk, CallFlowApp, ServicePrincipal
 	props map[string]any
 }
 
