@@ -3,13 +3,14 @@
 //
 // It speaks the wire protocol of /connect/token and /xapi/v1 (Users, Groups,
 // Contacts, ForwardingProfiles, Microsoft365Integration, Defs, Queues,
-// RingGroups, Receptionists, Parkings and the actions and functions pbx365
-// uses) and enforces 3CX's rules: one access token per API client, Number
-// immutable and unique across every numbered object, EmailAddress unique
-// case-insensitively, a licence limit, phonebook validation and quotas,
-// profile names. Unknown properties, query options and types are refused
-// the way an OData service refuses them, so a client that works here sends
-// only what a real PBX accepts.
+// RingGroups, Receptionists, Parkings, Fax, Trunks, CallFlowApps,
+// ServicePrincipals, Peers and the actions and functions pbx365 uses) and
+// enforces 3CX's rules: one access token per API client, Number immutable
+// and unique across every numbered object (the API client's own Client ID
+// included), EmailAddress unique case-insensitively, a licence limit,
+// phonebook validation and quotas, profile names. Unknown properties, query
+// options and types are refused the way an OData service refuses them, so a
+// client that works here sends only what a real PBX accepts.
 //
 // Tests seed it (AddUser, AddQueue, SeedExtensions, ...), inspect it (Users,
 // Snapshot, Requests) and inject faults (SetLatency, FailNext, TimeoutNext,

@@ -23,6 +23,7 @@ const (
 	FaultLoseResponse
 )
 
+// String names the kind as the request log shows it.
 func (k FaultKind) String() string {
 	switch k {
 	case FaultStatus:
