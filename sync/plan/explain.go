@@ -134,8 +134,11 @@ func (e Explanation) Text() string {
 	for _, v := range e.Verdicts {
 		fmt.Fprintf(&b, "  %-4s %-28s %s\n", v.Verdict, v.Rule, v.Sentence)
 	}
+	if e.Guard != nil {
+		fmt.Fprintf(&b, "! the plan is stopped by the %s guard: %s\n", e.Guard.Kind, e.Guard.Message)
+	}
 	if e.Change == nil {
-		b.WriteString("→ no change: the extension already matches\n")
+		b.WriteString("→ no change for this user\n")
 		return b.String()
 	}
 	c := e.Change

@@ -3,6 +3,7 @@ package plan
 import (
 	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/nyaruka/phonenumbers"
 	"github.com/pbx365/pbx365/graphclient"
@@ -84,14 +85,44 @@ func email(u *graphclient.User) string {
 	return strings.TrimSpace(u.UserPrincipalName)
 }
 
+// phoneCache memoizes phoneE164: parsing is by far the planner's largest
+// cost (the library runs several regular expressions per number), and the
+// same numbers come back on every run of the service. The function is pure, so
+// the cache does not change any result. It is emptied when it grows past
+// phoneCacheMax entries.
+var phoneCache = struct {
+	sync.Mutex
+	m map[string]string
+}{m: map[string]string{}}
+
+const phoneCacheMax = 1 << 18
+
 // phoneE164 returns p in E.164 when it parses as a possible number (numbers
 // without a country code read in region), else p as given (trimmed): a number
 // pbx365 cannot read is still better on the PBX than nothing.
-func phoneE164(p, region string) (out string) {
+func phoneE164(p, region string) string {
 	p = strings.TrimSpace(p)
 	if p == "" {
 		return ""
 	}
+	k := region + "\x00" + p
+	phoneCache.Lock()
+	out, ok := phoneCache.m[k]
+	phoneCache.Unlock()
+	if ok {
+		return out
+	}
+	out = parsePhone(p, region)
+	phoneCache.Lock()
+	if len(phoneCache.m) >= phoneCacheMax {
+		clear(phoneCache.m)
+	}
+	phoneCache.m[k] = out
+	phoneCache.Unlock()
+	return out
+}
+
+func parsePhone(p, region string) (out string) {
 	defer func() {
 		// The library is not ours: whatever it does with odd input, the planner
 		// must not panic. Keep the number as given.

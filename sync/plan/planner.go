@@ -80,7 +80,7 @@ func run(in *Input, trace string) (Plan, *planner) {
 	s, err := normalize(in.Settings)
 	if err != nil {
 		g := &Guard{Kind: GuardInvalidSettings, Message: "the planner cannot run: " + err.Error()}
-		p.note("", RuleGuard, VerdictFail, g.Message)
+		p.note(trace, RuleGuard, VerdictFail, g.Message)
 		return finish(in, nil, g), p
 	}
 	p.s = s
@@ -125,7 +125,7 @@ func (p *planner) indexPBX() []pbxclient.User {
 }
 
 func comparePBXUser(a, b pbxclient.User) int {
-	return cmp.Or(
+	if c := cmp.Or(
 		cmp.Compare(a.ID, b.ID),
 		strings.Compare(a.Number, b.Number),
 		strings.Compare(a.EmailAddress, b.EmailAddress),
@@ -135,8 +135,11 @@ func comparePBXUser(a, b pbxclient.User) int {
 		strings.Compare(a.OutboundCallerID, b.OutboundCallerID),
 		compareBool(a.Enabled, b.Enabled),
 		compareBool(a.MS365SignInEnabled, b.MS365SignInEnabled),
-		strings.Compare(fmt.Sprint(a.Groups), fmt.Sprint(b.Groups)),
-	)
+	); c != 0 || a.ID != b.ID {
+		return c
+	}
+	// Only for the same id listed twice (never on a sane PBX).
+	return strings.Compare(fmt.Sprint(a.Groups), fmt.Sprint(b.Groups))
 }
 
 func compareBool(a, b bool) int {

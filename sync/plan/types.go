@@ -10,7 +10,30 @@ import (
 	"github.com/pbx365/pbx365/pbxclient"
 )
 
-// Action is what a change does.
+// Action is what a change does. What the engine does for each (the planner
+// relies on it for the next plan):
+//
+//   - create: create the extension with Number and Desired; write the link
+//     (object id → new PBX id, Number, Desired.PhotoETag).
+//   - adopt: patch the Fields of PBXUserID and write the link to it.
+//   - recreate: create the extension with the link's Number and Desired; set
+//     the link's PBX id to the new one; clear LeftAt and Disabled.
+//   - update: patch exactly the Fields (Department: add the membership with
+//     role users, keep the others; Photo: upload, then store the etag in the
+//     link).
+//   - enable: patch the Fields (Enabled false → true when listed); clear the
+//     link's LeftAt and Disabled.
+//   - disable: set Enabled false; link.Disabled = true; link.LeftAt = LeftAt
+//     when zero.
+//   - delete: delete the extension; keep the link (LeftAt set), so the number
+//     stays reserved and a user who comes back gets it again (recreate).
+//   - skip: no PBX write; when LeftAt is set (a linked user out of scope),
+//     link.LeftAt = LeftAt when zero.
+//   - conflict: nothing.
+//
+// Creates, adoptions and recreates must be applied before updates (plan order
+// per action is fine, concurrency within an action too): an update that frees
+// an email may turn a conflict of this plan into a create of the next one.
 type Action string
 
 // The actions of a plan, in the order a plan lists them.
@@ -130,15 +153,15 @@ type Settings struct {
 	Selected       []string // object ids or UPNs (selected / all-except)
 	IncludeGuests  bool
 	IncludeUntyped bool
-	ExtStart       string // "" = first free
+	ExtStart       string // "" = first free: from 100, or 1000, ... by the digit count most extensions have (at least 3)
 	ExtEnd         string // "" = open
 	CallerID       bool
 	Photos         bool
-	PhoneRegion    string // default US
-	Department     string // default "Azure AD"
-	Removal        string // keep, disable, delete
-	RemovalGrace   time.Duration
-	MaxRemovals    string // "10%" or "25"
+	PhoneRegion    string        // default US
+	Department     string        // default "Azure AD"
+	Removal        string        // keep, disable, delete (default disable)
+	RemovalGrace   time.Duration // 0 = delete at once (the store's default is 7 days)
+	MaxRemovals    string        // "10%" or "25" (default 10%)
 	SSOEnabled     bool
 	SSOUsers       string   // all, selected
 	SSOSelected    []string // object ids or UPNs
@@ -148,7 +171,7 @@ type Settings struct {
 type Input struct {
 	Directory    []graphclient.User
 	Full         bool                      // Directory is the whole directory (full reconcile)
-	Removed      []graphclient.RemovedUser // delta removals (incremental runs)
+	Removed      []graphclient.RemovedUser // delta removals (incremental runs; ignored when Full)
 	GroupMembers map[string]bool           // object ids in the chosen groups (scope "groups"), transitive
 	Photos       map[string]string         // object id → photo etag (when users.photos)
 	PBXUsers     []pbxclient.User
