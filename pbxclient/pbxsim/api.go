@@ -82,6 +82,19 @@ func parseKey(args string) (key, *apiError) {
 	return key{id: int32(n)}, nil
 }
 
+// parseIDKey reads the key of an entity set that has no alternate key: an
+// alternate key there is an unknown path (404).
+func parseIDKey(args string) (int32, *apiError) {
+	k, e := parseKey(args)
+	if e != nil {
+		return 0, e
+	}
+	if k.byNumber {
+		return 0, &apiError{status: http.StatusNotFound, empty: true}
+	}
+	return k.id, nil
+}
+
 // parseStringLiteral reads an OData string literal '...' with ” escapes.
 func parseStringLiteral(v string) (string, bool) {
 	if len(v) < 2 || v[0] != '\'' || v[len(v)-1] != '\'' {

@@ -24,14 +24,11 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 				return wire(contactSchema, ct.id, ct.props), nil
 			}})
 	case len(segs) == 1:
-		k, e := parseKey(segs[0].args)
+		id, e := parseIDKey(segs[0].args)
 		if e != nil {
 			return e
 		}
-		if k.byNumber {
-			return &apiError{status: http.StatusNotFound, empty: true}
-		}
-		i := slices.IndexFunc(st.contacts, func(x *contactRec) bool { return x.id == k.id })
+		i := slices.IndexFunc(st.contacts, func(x *contactRec) bool { return x.id == id })
 		if i < 0 {
 			return notFound()
 		}

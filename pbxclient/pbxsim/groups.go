@@ -35,14 +35,11 @@ func (s *Sim) serveGroups(c *reqCtx, segs []segment) *apiError {
 				return st.groupWire(g, nil), nil
 			}})
 	case len(segs) == 1:
-		k, e := parseKey(segs[0].args)
+		id, e := parseIDKey(segs[0].args)
 		if e != nil {
 			return e
 		}
-		if k.byNumber {
-			return &apiError{status: http.StatusNotFound, empty: true}
-		}
-		g := st.groupByID(k.id)
+		g := st.groupByID(id)
 		if g == nil {
 			return notFound()
 		}

@@ -302,13 +302,7 @@ func (st *state) applyGroups(u *userRec, raw json.RawMessage) *apiError {
 		if slices.ContainsFunc(out, func(m memberRec) bool { return m.groupID == g.id }) {
 			return warning(http.StatusBadRequest, "Groups", WarnDuplicate)
 		}
-		mem := memberRec{groupID: g.id, role: "users"}
-		if i := slices.IndexFunc(u.groups, func(m memberRec) bool { return m.groupID == g.id }); i >= 0 {
-			mem = u.groups[i]
-		} else {
-			mem.id = st.nextMember
-			st.nextMember++
-		}
+		mem := st.membershipIn(u, g.id)
 		if r, ok := v["Rights"].(map[string]any); ok {
 			role := asString(r["RoleName"])
 			if !contains(roleNames, role) {
@@ -319,18 +313,21 @@ func (st *state) applyGroups(u *userRec, raw json.RawMessage) *apiError {
 		out = append(out, mem)
 	}
 	if len(out) == 0 {
-		g := st.defaultGroup()
-		mem := memberRec{groupID: g.id, role: "users"}
-		if i := slices.IndexFunc(u.groups, func(m memberRec) bool { return m.groupID == g.id }); i >= 0 {
-			mem = u.groups[i]
-		} else {
-			mem.id = st.nextMember
-			st.nextMember++
-		}
-		out = append(out, mem)
+		out = append(out, st.membershipIn(u, st.defaultGroup().id))
 	}
 	u.groups = out
 	return nil
+}
+
+// membershipIn is the user's current membership of a department, or a new
+// one with role users.
+func (st *state) membershipIn(u *userRec, groupID int32) memberRec {
+	if i := slices.IndexFunc(u.groups, func(m memberRec) bool { return m.groupID == groupID }); i >= 0 {
+		return u.groups[i]
+	}
+	m := memberRec{id: st.nextMember, groupID: groupID, role: "users"}
+	st.nextMember++
+	return m
 }
 
 // applyProfiles updates forwarding profiles named by Id or Name; the Name of
