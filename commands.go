@@ -23,7 +23,7 @@ func init() {
 	register(command{name: "sim", usage: "sim [--users N] [--seed N] [--graph-addr ADDR] [--pbx-addr ADDR]", summary: "Run the simulated tenant and PBX as local servers and print their URLs.", run: runSim})
 	register(command{name: "bench", usage: "bench [--users N] [--changes N] [--graph-latency D] [--pbx-latency D]",
 		summary: "Measure a full sync and an incremental sync against the simulators with injected latency.", run: runBench})
-	register(command{name: "sso", usage: "sso apply [--yes]", summary: "Write the tenant and app ID into the PBX's Microsoft 365 settings and enable sign-in there.", run: notYet("sso")})
+	register(command{name: "sso", usage: "sso apply [--yes]", summary: "Write the tenant and app ID into the PBX's Microsoft 365 settings and enable sign-in there.\nShows the change first; never turns on 3CX's own user sync.", run: runSSO})
 	register(command{name: "service", usage: "service install [--enable] | status", summary: "Install or inspect the systemd unit for 'pbx365 serve'.", run: notYet("service")})
 }
 
@@ -135,4 +135,18 @@ func runBench(ctx context.Context, env *cmdEnv, args []string) int {
 		return code
 	}
 	return cli.Bench(ctx, opt, env.io())
+}
+
+func runSSO(ctx context.Context, env *cmdEnv, args []string) int {
+	c, _ := findCommand("sso")
+	fs := newFlags(env, c)
+	yes := fs.Bool("yes", false, "write without asking")
+	if len(args) == 0 || args[0] != "apply" {
+		fs.Usage()
+		return 2
+	}
+	if code, ok := parseFlags(fs, args[1:]); !ok {
+		return code
+	}
+	return cli.SSOApply(ctx, env.dataDir, *yes, env.io())
 }
