@@ -298,3 +298,38 @@ func TestRequiredVersionHeaderAndDefs(t *testing.T) {
 		t.Errorf("unknown path: %d version %q", resp.StatusCode, resp.Header.Get("X-3CX-Version"))
 	}
 }
+
+func TestSeededDuplicateEmails(t *testing.T) {
+	c := newTC(t, Options{})
+	a, err := c.sim.AddUser(User{Number: "101", EmailAddress: "dup@x.com", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.sim.AddUser(User{Number: "102", EmailAddress: "DUP@x.com", Enabled: true}); err != nil {
+		t.Fatalf("seeding refused a duplicate address: %v", err)
+	}
+	if _, err := c.sim.AddUser(User{Number: "101"}); err == nil || !strings.Contains(err.Error(), WarnAlreadyInUse) {
+		t.Errorf("seeding a taken number: %v", err)
+	}
+	res := c.expect(200, "GET", fmt.Sprintf("/Users(%d)/Pbx.HasDuplicatedEmail()", a), nil)
+	if res["value"] != true {
+		t.Errorf("HasDuplicatedEmail %v", res)
+	}
+	rows := values(t, c.expect(200, "GET", "/Users?$filter=tolower(EmailAddress) eq 'dup@x.com'&$count=true&$top=1", nil))
+	if len(rows) != 1 {
+		t.Errorf("top 1: %v", rows)
+	}
+	counted := c.expect(200, "GET", "/Users?$filter=tolower(EmailAddress) eq 'dup@x.com'&$count=true&$top=1", nil)
+	if counted["@odata.count"] != float64(2) {
+		t.Errorf("filtered count %v", counted["@odata.count"])
+	}
+	// Other fields of a duplicate can still be changed; the address cannot be re-sent.
+	c.expect(204, "PATCH", fmt.Sprintf("/Users(%d)", a), map[string]any{"FirstName": "A"})
+	c.expectWarning("PATCH", fmt.Sprintf("/Users(%d)", a), map[string]any{"EmailAddress": "dup@x.com"}, "EmailAddress", WarnAlreadyInUse)
+	b, _ := c.sim.UserByNumber("102")
+	c.expect(204, "DELETE", fmt.Sprintf("/Users(%d)", b.ID), nil)
+	if res := c.expect(200, "GET", fmt.Sprintf("/Users(%d)/Pbx.HasDuplicatedEmail()", a), nil); res["value"] != false {
+		t.Errorf("after delete %v", res)
+	}
+	c.expect(204, "PATCH", fmt.Sprintf("/Users(%d)", a), map[string]any{"EmailAddress": "dup@x.com"})
+}
