@@ -348,3 +348,68 @@ func TestStartOnFixedAddress(t *testing.T) {
 		t.Fatal("served after Close")
 	}
 }
+
+func TestConcurrentReadsAndChanges(t *testing.T) {
+	s := startSim(t, Options{Seed: 71, Users: 1500})
+	c := httpClient(t, s)
+	tok := token(t, c, s)
+	g, _ := s.GroupByName("All Staff")
+	users := s.Users()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() { // writer
+		defer wg.Done()
+		for i := 0; ; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			u := users[i%len(users)]
+			_ = s.UpdateUser(u.ID, func(x *User) { x.JobTitle = fmt.Sprint("T", i) })
+			if i%7 == 0 {
+				_ = s.AddGroupMember(g.ID, u.ID)
+			}
+			if i%11 == 0 {
+				_ = s.SetPhoto(u.ID, genPhoto(uint64(i)))
+			}
+		}
+	}()
+	urls := []string{
+		s.GraphURL() + "/users?$top=300&$select=id,jobTitle",
+		s.GraphURL() + "/users/delta()?$select=id,jobTitle",
+		s.GraphURL() + "/groups/" + g.ID + "/transitiveMembers?$top=400",
+	}
+	errs := make(chan error, len(urls))
+	for _, first := range urls {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for u := first; u != ""; {
+				req, _ := http.NewRequest("GET", u, nil)
+				req.Header.Set("Authorization", "Bearer "+tok)
+				resp, err := c.Do(req)
+				if err != nil {
+					errs <- err
+					return
+				}
+				var m map[string]any
+				err = json.NewDecoder(resp.Body).Decode(&m)
+				resp.Body.Close()
+				if err != nil || resp.StatusCode != 200 {
+					errs <- fmt.Errorf("GET %s: %d %v", u, resp.StatusCode, err)
+					return
+				}
+				u, _ = m["@odata.nextLink"].(string)
+			}
+		}()
+	}
+	time.Sleep(300 * time.Millisecond)
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+}
