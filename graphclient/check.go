@@ -56,6 +56,28 @@ func decodeClaims(jwt string) (TokenClaims, error) {
 	return claims, nil
 }
 
+// AdminConsentURL is the page where a tenant admin grants the app's
+// application permissions (setup step 3). cloud is ms.cloud ("" = global),
+// loginURL an ms.login_url override ("" = the cloud's). redirectURI may be ""
+// (Entra then uses the app's first registered redirect URI).
+func AdminConsentURL(cloud, loginURL, tenant, clientID, redirectURI string) (string, error) {
+	r, err := Config{Cloud: cloud, LoginURL: loginURL}.resolve()
+	if err != nil {
+		return "", err
+	}
+	if tenant == "" {
+		return "", errors.New("ms.tenant is not set")
+	}
+	if clientID == "" {
+		return "", errors.New("ms.client_id is not set")
+	}
+	q := url.Values{"client_id": {clientID}, "state": {"pbx365"}}
+	if redirectURI != "" {
+		q.Set("redirect_uri", redirectURI)
+	}
+	return r.loginURL + "/" + url.PathEscape(tenant) + "/adminconsent?" + q.Encode(), nil
+}
+
 // consentHint tells the admin how to grant p.
 func consentHint(p Permission) string {
 	return fmt.Sprintf("add the application permission %s (Microsoft Graph) to the app registration and grant admin consent", p)

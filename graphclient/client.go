@@ -85,6 +85,9 @@ type Client struct {
 	sdk      *msgraph.GraphServiceClient
 	http     *http.Client // the SDK's pipeline (auth is added by the adapter, not here)
 	retry    khttp.RetryHandlerOptions
+
+	badAnchors  sync.Map // lower-case address → time.Time it failed as a getSchedule anchor
+	goodAnchors sync.Map // lower-case address → true: served as a getSchedule anchor
 }
 
 var registerErrorsOnce sync.Once
@@ -234,6 +237,9 @@ func New(ctx context.Context, cfg Config) (*Client, error) {
 	adapter.SetBaseUrl(r.graphURL) // before NewGraphServiceClient (pitfall 5)
 	c.adapter = adapter
 	c.sdk = msgraph.NewGraphServiceClient(adapter)
+	if st, err := os.Stat(cfg.KeyFile); err == nil && st.Mode().Perm()&0o077 != 0 {
+		log.Warn("ms.key_file is readable by others: run chmod 600 on it", "file", cfg.KeyFile, "mode", st.Mode().Perm().String())
+	}
 	if w := keys[0].ExpiryWarningText(time.Now()); w != "" {
 		log.Warn("graph certificate", "warning", w)
 	}

@@ -3,10 +3,13 @@ package graphclient
 import (
 	"context"
 	"errors"
+	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -322,4 +325,56 @@ func TestPermissionCheckAllGrantedAndMailboxProbes(t *testing.T) {
 			}
 		}
 	}
+}
+
+func TestAdminConsentURL(t *testing.T) {
+	u, err := AdminConsentURL("usgov", "", "contoso.onmicrosoft.com", "abc-123", "https://pbx.example.com/oauth2office2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "https://login.microsoftonline.us/contoso.onmicrosoft.com/adminconsent?client_id=abc-123&redirect_uri=https%3A%2F%2Fpbx.example.com%2Foauth2office2&state=pbx365"
+	if u != want {
+		t.Fatalf("got  %s\nwant %s", u, want)
+	}
+	if _, err := AdminConsentURL("", "", "", "x", ""); err == nil || !strings.Contains(err.Error(), "ms.tenant") {
+		t.Fatalf("no tenant: %v", err)
+	}
+}
+
+func TestKeyFileModeWarningNeverLogsTheKey(t *testing.T) {
+	s := startSim(t, 10)
+	var buf strings.Builder
+	var mu sync.Mutex
+	logger := slog.New(slog.NewTextHandler(lockedWriter{&mu, &buf}, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	c := newSimClient(t, s, func(cfg *Config) {
+		os.Chmod(cfg.KeyFile, 0o644)
+		cfg.Logger = logger
+	})
+	s.ThrottleNext(1, 0)
+	if _, err := c.GetUser(testCtx(t), s.Users()[0].ID); err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	out := buf.String()
+	mu.Unlock()
+	if !strings.Contains(out, "chmod 600") {
+		t.Errorf("no warning about a world-readable key: %s", out)
+	}
+	if !strings.Contains(out, "graph retry") {
+		t.Errorf("retry not logged: %s", out)
+	}
+	if strings.Contains(out, "PRIVATE") || strings.Contains(strings.ToLower(out), "bearer") || strings.Contains(out, "eyJ") {
+		t.Fatalf("secret material in the log: %s", out)
+	}
+}
+
+type lockedWriter struct {
+	mu *sync.Mutex
+	w  io.Writer
+}
+
+func (l lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
 }

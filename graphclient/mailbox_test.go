@@ -318,3 +318,40 @@ func TestSendMail(t *testing.T) {
 		t.Fatalf("without Mail.Send: %v", err)
 	}
 }
+
+func TestGetScheduleLearnsAnchorsWithoutMailbox(t *testing.T) {
+	s := startSim(t, 300)
+	c := newSimClient(t, s)
+	var addrs []string
+	for _, id := range liveUsersSorted(s) {
+		u, _ := s.User(id)
+		addrs = append(addrs, u.UserPrincipalName)
+	}
+	start := time.Now().UTC().Truncate(time.Hour)
+	calls := (len(addrs) + 19) / 20
+	var first []Schedule
+	var counts []int
+	for run := 0; run < 4; run++ {
+		s.ResetRequests()
+		got, err := c.GetSchedule(testCtx(t), addrs, start, start.Add(time.Hour), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		counts = append(counts, s.RequestCount("POST", "/v1.0/users/"))
+		if first == nil {
+			first = got
+		}
+		for i := range first {
+			if (first[i].Err == "") != (got[i].Err == "") {
+				t.Fatalf("%s: %q vs %q", first[i].ID, first[i].Err, got[i].Err)
+			}
+		}
+		if counts[len(counts)-1] == calls {
+			break
+		}
+	}
+	// Anchors without a mailbox are learnt: later runs need no extra calls.
+	if counts[len(counts)-1] != calls || !slices.IsSortedFunc(counts, func(a, b int) int { return b - a }) {
+		t.Fatalf("getSchedule calls per run %v, want them to fall to %d", counts, calls)
+	}
+}

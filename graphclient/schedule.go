@@ -24,7 +24,8 @@ const (
 	ScheduleInterval      = 15 * time.Minute // availabilityViewInterval
 	scheduleParallel      = 4                // $batch calls in flight at once
 	defaultThrottleWait   = 2 * time.Second  // inner 429 without Retry-After
-	maxAnchorAlternatives = 2                // other anchors tried when one cannot serve
+	maxAnchorAlternatives = 5                // other anchors tried when one cannot serve
+	badAnchorTTL          = 6 * time.Hour    // how long an anchor without a mailbox is skipped
 )
 
 // ViewStatus returns the availabilityView status at t (FreeBusyUnknown outside
@@ -110,6 +111,7 @@ func (c *Client) GetSchedule(ctx context.Context, addresses []string, start, end
 	if len(anchors) == 0 {
 		anchors = uniq
 	}
+	anchors = c.usableAnchors(anchors)
 	run := &scheduleRun{c: c, start: start.UTC(), end: end.UTC(), anchors: anchors,
 		results: map[string]*Schedule{}, gate: newAnchorGate(len(anchors))}
 	var pending []*schedChunk
@@ -236,6 +238,35 @@ feed:
 	return retry, wait, nil
 }
 
+// usableAnchors orders anchors for assignment: mailboxes that served as
+// anchors before come first, then untried ones; those recently seen without a
+// mailbox are dropped (keeping at least one, so a wrong guess never leaves
+// nothing to ask).
+func (c *Client) usableAnchors(anchors []string) []string {
+	now := time.Now()
+	var good, unknown []string
+	for _, a := range anchors {
+		k := strings.ToLower(a)
+		if t, ok := c.badAnchors.Load(k); ok && now.Sub(t.(time.Time)) < badAnchorTTL {
+			continue
+		}
+		if _, ok := c.goodAnchors.Load(k); ok {
+			good = append(good, a)
+		} else {
+			unknown = append(unknown, a)
+		}
+	}
+	if len(good)+len(unknown) == 0 {
+		return anchors
+	}
+	return append(good, unknown...)
+}
+
+func (c *Client) markBadAnchor(a string) {
+	c.goodAnchors.Delete(strings.ToLower(a))
+	c.badAnchors.Store(strings.ToLower(a), time.Now())
+}
+
 // packBatches groups calls into batches of at most perBatch, none holding more
 // than MailboxConcurrency calls on one anchor.
 func packBatches(pending []*schedChunk, perBatch int) [][]*schedChunk {
@@ -317,6 +348,7 @@ func (r *scheduleRun) batch(ctx context.Context, chunks []*schedChunk) ([]*sched
 		status := int(*item.GetStatus())
 		switch {
 		case status == http.StatusOK:
+			c.goodAnchors.Store(strings.ToLower(r.anchors[ch.anchor]), true)
 			if err := r.record(ch, item.GetBody()); err != nil {
 				r.fail(ch.addrs, err.Error())
 			}
@@ -340,7 +372,9 @@ func (r *scheduleRun) batch(ctx context.Context, chunks []*schedChunk) ([]*sched
 				return nil, 0, gerr
 			}
 			if (status == http.StatusNotFound || status == http.StatusBadRequest) && ch.tried < maxAnchorAlternatives && len(r.anchors) > 1 {
-				// The anchor cannot serve (no mailbox, unknown user): move the call to the next one.
+				// The anchor cannot serve (no mailbox, unknown user): remember
+				// it and move the call to the next one.
+				c.markBadAnchor(r.anchors[ch.anchor])
 				ch.tried++
 				ch.anchor = (ch.anchor + 1) % len(r.anchors)
 				retry = append(retry, ch)
