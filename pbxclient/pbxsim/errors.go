@@ -38,8 +38,6 @@ type apiError struct {
 	empty   bool // write no body at all
 }
 
-func (e *apiError) Error() string { return e.message }
-
 // warning is 3CX's validation error for one field:
 // {"error":{"code":"","message":"<Field>:\n<KEY>","details":[{"code":"","message":"<KEY>","target":"<Field>"}]}}.
 func warning(status int, field, key string) *apiError {

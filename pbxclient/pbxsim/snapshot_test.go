@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 )
 
 func TestSnapshotComparesRunsWithoutIDs(t *testing.T) {
@@ -185,4 +186,45 @@ func TestSeedDemoAndCAFile(t *testing.T) {
 	if b, err := os.ReadFile(path); err != nil || !bytes.Equal(b, c.sim.CACertPEM()) {
 		t.Errorf("CA file: %v", err)
 	}
+}
+
+func TestAdminSideChanges(t *testing.T) {
+	c := newTC(t, Options{ControlKey: "ck"})
+	if c.sim.ControlKey() != "ck" {
+		t.Errorf("control key %q", c.sim.ControlKey())
+	}
+	id, err := c.sim.AddUser(User{Number: "101", FirstName: "Ann", Enabled: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.sim.EditUser(id, map[string]any{"Number": "109"}); err == nil || !strings.Contains(err.Error(), WarnForbiddenChange) {
+		t.Errorf("admin number change: %v", err)
+	}
+	if err := c.sim.DeleteUser(id); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.sim.DeleteUser(id); err == nil {
+		t.Error("deleting twice succeeded")
+	}
+	c.expect(404, "GET", fmt.Sprintf("/Users(%d)", id), nil)
+	c.sim.SetMaxUsers(1)
+	c.expect(201, "POST", "/Users", map[string]any{"Number": "101"})
+	c.expectWarning("POST", "/Users", map[string]any{"Number": "102"}, "", WarnLimitReached)
+	c.sim.SetMaxUsers(0)
+	c.expect(201, "POST", "/Users", map[string]any{"Number": "102"})
+	if _, err := c.sim.AddQueue("800", "Q"); err != nil {
+		t.Fatal(err)
+	}
+	objs := c.sim.NumberedObjects()
+	if len(objs) != 2 || objs[0].Kind != "ServicePrincipal" || objs[1].Number != "800" {
+		t.Errorf("numbered %+v", objs)
+	}
+	c.sim.FailNext(3, 500)
+	c.sim.SetLatency(time.Hour)
+	c.sim.Fail5xxRate(1)
+	c.sim.ClearFaults()
+	if c.sim.PendingFaults() != 0 {
+		t.Error("faults left after ClearFaults")
+	}
+	c.expect(200, "GET", "/Users", nil)
 }
