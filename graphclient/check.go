@@ -212,6 +212,7 @@ type CheckLine struct {
 	Detail string
 }
 
+// String formats the line as `pbx365 check` prints it: the status first.
 func (l CheckLine) String() string {
 	s := fmt.Sprintf("%-7s %s", l.Status, l.Item)
 	if l.Detail != "" {

@@ -129,18 +129,13 @@ func (c *Client) ContactsDelta(ctx context.Context, userID, folderID, deltaLink 
 		return out, errors.New("contacts delta: empty user id")
 	}
 	op := "contacts delta of " + userID
-	first := deltaLink
-	if first == "" {
-		path := "/users/" + pathEscape(userID) + "/contacts/delta"
-		if folderID != "" {
-			path = "/users/" + pathEscape(userID) + "/contactFolders/" + pathEscape(folderID) + "/contacts/delta"
-		}
-		first = c.url(path, url.Values{"$select": {contactSelect}})
-	} else if err := c.checkSameHost(deltaLink); err != nil {
-		return out, fmt.Errorf("%s: %w: %v", op, ErrResyncRequired, err)
+	path := "/users/" + pathEscape(userID) + "/contacts/delta"
+	if folderID != "" {
+		path = "/users/" + pathEscape(userID) + "/contactFolders/" + pathEscape(folderID) + "/contacts/delta"
 	}
+	first := c.url(path, url.Values{"$select": {contactSelect}})
 	hdr := map[string]string{"Prefer": fmt.Sprintf("odata.maxpagesize=%d", contactPageSize)}
-	link, err := pageAll(ctx, c, first, hdr, func(p []contactJSON) error {
+	link, err := deltaRound(ctx, c, op, first, deltaLink, hdr, func(p []contactJSON) error {
 		for i := range p {
 			if p[i].Removed != nil {
 				out.Removed = append(out.Removed, p[i].ID)
@@ -151,14 +146,7 @@ func (c *Client) ContactsDelta(ctx context.Context, userID, folderID, deltaLink 
 		return nil
 	})
 	if err != nil {
-		werr := c.wrap(op, err)
-		if deltaLink != "" && isResyncError(werr) {
-			return ContactDelta{}, fmt.Errorf("%s: %w: %w", op, ErrResyncRequired, werr)
-		}
-		return ContactDelta{}, werr
-	}
-	if link == "" {
-		return ContactDelta{}, fmt.Errorf("%s: the last page carried no @odata.deltaLink", op)
+		return ContactDelta{}, err
 	}
 	out.DeltaLink = link
 	return out, nil

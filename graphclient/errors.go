@@ -25,6 +25,7 @@ type Error struct {
 	RetryAfter time.Duration // from a 429/503 answer, when present
 }
 
+// Error says what failed, what to do (Hint) and the service's code.
 func (e *Error) Error() string {
 	var b strings.Builder
 	b.WriteString(e.Op)

@@ -68,13 +68,8 @@ type deltaUser struct {
 // reconcile and start again with "".
 func (c *Client) UsersDelta(ctx context.Context, deltaLink string) (UserDelta, error) {
 	var out UserDelta
-	first := deltaLink
-	if first == "" {
-		first = c.url("/users/delta", url.Values{"$select": {UserSelect}})
-	} else if err := c.checkSameHost(deltaLink); err != nil {
-		return out, fmt.Errorf("users delta: %w: %v", ErrResyncRequired, err)
-	}
-	link, err := pageAll(ctx, c, first, nil, func(p []deltaUser) error {
+	first := c.url("/users/delta", url.Values{"$select": {UserSelect}})
+	link, err := deltaRound(ctx, c, "users delta", first, deltaLink, nil, func(p []deltaUser) error {
 		for i := range p {
 			if p[i].Removed != nil {
 				reason := p[i].Removed.Reason
@@ -89,17 +84,35 @@ func (c *Client) UsersDelta(ctx context.Context, deltaLink string) (UserDelta, e
 		return nil
 	})
 	if err != nil {
-		werr := c.wrap("users delta", err)
-		if deltaLink != "" && isResyncError(werr) {
-			return UserDelta{}, fmt.Errorf("users delta: %w: %w", ErrResyncRequired, werr)
-		}
-		return UserDelta{}, werr
-	}
-	if link == "" {
-		return UserDelta{}, errors.New("users delta: the last page carried no @odata.deltaLink")
+		return UserDelta{}, err
 	}
 	out.DeltaLink = link
 	return out, nil
+}
+
+// deltaRound pages one delta round: from deltaLink when set (a stored link,
+// used verbatim), else from first. It returns the new deltaLink. A rejected or
+// expired token, or a stored link to another host, is wrapped in
+// ErrResyncRequired.
+func deltaRound[T any](ctx context.Context, c *Client, op, first, deltaLink string, hdr map[string]string, fn func([]T) error) (string, error) {
+	if deltaLink != "" {
+		if err := c.checkSameHost(deltaLink); err != nil {
+			return "", fmt.Errorf("%s: %w: %v", op, ErrResyncRequired, err)
+		}
+		first = deltaLink
+	}
+	link, err := pageAll(ctx, c, first, hdr, fn)
+	if err != nil {
+		werr := c.wrap(op, err)
+		if deltaLink != "" && isResyncError(werr) {
+			return "", fmt.Errorf("%s: %w: %w", op, ErrResyncRequired, werr)
+		}
+		return "", werr
+	}
+	if link == "" {
+		return "", fmt.Errorf("%s: the last page carried no @odata.deltaLink", op)
+	}
+	return link, nil
 }
 
 // isResyncError recognises Graph's answers to an expired or unknown delta token.
