@@ -1,8 +1,10 @@
 // Package m365sim is a strict simulated Microsoft 365 tenant for tests and the
 // demo: Entra ID login (openid-configuration, client-credentials token
 // endpoint with certificate client assertions) and Microsoft Graph v1.0
-// (users, users delta, groups and transitive members, photos, $batch) on one
-// HTTPS (HTTP/2) server on loopback, with its own CA. It speaks the real wire
+// (users, users delta, groups and transitive members, photos, $batch; and, in
+// the mailbox_*.go and subscriptions_*.go files, contacts and contact delta,
+// calendarView, getSchedule, sendMail and change-notification subscriptions)
+// on one HTTPS (HTTP/2) server on loopback, with its own CA. It speaks the real wire
 // protocols, so graphclient is tested through the real msgraph-sdk-go and
 // azidentity; it does not import them.
 //
@@ -20,7 +22,8 @@
 //     Contact, Event with Recurrence and Occurrences), Change. The unexported
 //     tenant holds users sorted by id (soft-deleted ones included, see
 //     User.SoftDeleted), groups, photos, lazily generated mailboxes
-//     (tenant.mailbox(userID), safe under the read lock) and the change log.
+//     (tenant.mailbox(userID), safe under the read lock), the change log, and
+//     the flattened group membership cached per change (tenant.flatten).
 //   - generate.go: the deterministic generator (seed, size).
 //   - graph.go: the Graph pipeline (request log, latency, gzip request bodies,
 //     bearer token check, injected faults, routing) and graphRoute.
