@@ -14,7 +14,7 @@ func init() {
 	register(command{name: "demo", usage: "demo [--users N]", summary: "The terminal UI against a built-in simulated tenant and PBX; nothing to configure.", run: notYet("demo")})
 	register(command{name: "sync", usage: "sync [--users|--contacts|--all] [--dry-run] [--yes] [--allow-removals] [--json]",
 		summary: "Plan, print the plan, and apply it (headless): a full reconcile.\nExit 0 ok (skips and conflicts are not failures), 1 some writes failed, 2 stopped by a guard.", run: runSync})
-	register(command{name: "serve", usage: "serve", summary: "The service: schedules, change notifications, calendar presence, contacts.", run: notYet("serve")})
+	register(command{name: "serve", usage: "serve", summary: "The service: schedules, change notifications, calendar presence, contacts.\nSIGTERM or SIGINT: writes in flight finish and settle, then it exits 0.", run: runServe})
 	register(command{name: "check", usage: "check", summary: "Check the Graph token, each permission, the PBX login and version: one line each.\nExit 1 if any is not ok.", run: runCheck})
 	register(command{name: "keygen", usage: "keygen [--days N] [--force]", summary: "Make a new key pair; print the public certificate path, thumbprint and expiry.\nAn existing pair is kept beside the new one until the new certificate works.", run: runKeygen})
 	register(command{name: "explain", usage: "explain [--json] USER", summary: "Every rule's verdict for one user (UPN, mail or object id), and the change it leads to.", run: runExplain})
@@ -149,4 +149,12 @@ func runSSO(ctx context.Context, env *cmdEnv, args []string) int {
 		return code
 	}
 	return cli.SSOApply(ctx, env.dataDir, *yes, env.io())
+}
+
+func runServe(ctx context.Context, env *cmdEnv, args []string) int {
+	c, _ := findCommand("serve")
+	if code, ok := parseFlags(newFlags(env, c), args); !ok {
+		return code
+	}
+	return cli.Serve(ctx, env.dataDir, env.io())
 }
