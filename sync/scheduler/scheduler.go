@@ -241,12 +241,12 @@ func failedWrites(sum progress.Summary) bool {
 }
 
 // runOnce runs user sync (and the extra run) once.
-func (s *Scheduler) runOnce(ctx context.Context, full, allow bool, reason string) Result {
+func (s *Scheduler) runOnce(ctx context.Context, full, allow bool, reason string) (res Result) {
 	kind := "delta"
 	if full {
 		kind = "full"
 	}
-	res := Result{Kind: kind, Reason: reason, Started: time.Now()}
+	res = Result{Kind: kind, Reason: reason, Started: time.Now()}
 	s.update(func(st *Status) { st.Running, st.Current = true, nil })
 	defer s.update(func(st *Status) { st.Running = false })
 	defer func() { res.Finished = time.Now() }()
