@@ -169,9 +169,9 @@ type Notification struct {
 	TenantID       string    `json:"tenantId"`
 	LifecycleEvent string    `json:"lifecycleEvent"` // for lifecycle notifications
 	ResourceData   struct {
-		ID       string `json:"id"`
-		ODataID  string `json:"@odata.id"`
-		ODataTyp string `json:"@odata.type"`
+		ID        string `json:"id"`
+		ODataID   string `json:"@odata.id"`
+		ODataType string `json:"@odata.type"`
 	} `json:"resourceData"`
 }
 
