@@ -492,7 +492,7 @@ func (m *Model) renderCells(cells []string, header bool) string {
 				v = cells[i]
 			}
 		}
-		b.WriteString(fit(v, m.widths[i], c.Right && !header))
+		b.WriteString(fit(v, m.widths[i], c.Right))
 	}
 	return b.String()
 }

@@ -24,7 +24,7 @@ var GroupOrder = []string{"Microsoft", "PBX", "Users", "SSO", "Contacts", "Calen
 
 // KeyMap is the Settings screen's keys.
 type KeyMap struct {
-	Up, Down, NextGroup, PrevGroup key.Binding
+	Up, Down, Home, End, NextGroup, PrevGroup key.Binding
 	Edit, Unset, Reload            key.Binding
 	Save, Cancel, Prev, Next       key.Binding
 }
@@ -33,6 +33,8 @@ func defaultKeys() KeyMap {
 	return KeyMap{
 		Up:        common.Bind("↑/k", "up", "up", "k"),
 		Down:      common.Bind("↓/j", "down", "down", "j"),
+		Home:      common.Bind("g/home", "first", "home", "g"),
+		End:       common.Bind("G/end", "last", "end", "G"),
 		NextGroup: common.Bind("pgdn/]", "next group", "pgdown", "]"),
 		PrevGroup: common.Bind("pgup/[", "prev group", "pgup", "["),
 		Edit:      common.Bind("enter", "edit / toggle", "enter"),
@@ -256,6 +258,10 @@ func (s *Screen) listKey(k tea.KeyPressMsg) tea.Cmd {
 		s.move(-1)
 	case key.Matches(k, s.keys.Down):
 		s.move(1)
+	case key.Matches(k, s.keys.Home):
+		s.cursor = 0
+	case key.Matches(k, s.keys.End):
+		s.cursor = max(0, len(s.values)-1)
 	case key.Matches(k, s.keys.NextGroup):
 		s.jumpGroup(true)
 	case key.Matches(k, s.keys.PrevGroup):
@@ -509,5 +515,5 @@ func (s *Screen) ShortHelp() []key.Binding {
 
 // FullHelp is the `?` help.
 func (s *Screen) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{s.keys.Up, s.keys.Down, s.keys.NextGroup, s.keys.PrevGroup}, {s.keys.Edit, s.keys.Unset, s.keys.Reload}, {s.keys.Save, s.keys.Cancel, s.keys.Prev, s.keys.Next}}
+	return [][]key.Binding{{s.keys.Up, s.keys.Down, s.keys.Home, s.keys.End, s.keys.NextGroup, s.keys.PrevGroup}, {s.keys.Edit, s.keys.Unset, s.keys.Reload}, {s.keys.Save, s.keys.Cancel, s.keys.Prev, s.keys.Next}}
 }
