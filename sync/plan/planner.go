@@ -55,6 +55,7 @@ type planner struct {
 	links       map[string]*Link   // usable links by object id
 	badLink     map[string]string  // object id → why its link cannot be used
 	linkedPBX   map[int32]string   // PBX id → object id, every link
+	linkedNum   map[string]bool    // canonical numbers of every link
 	nums        *numbers
 	photos      bool
 
@@ -159,6 +160,7 @@ func (p *planner) indexLinks() {
 	p.links = make(map[string]*Link, len(p.in.Links))
 	p.badLink = map[string]string{}
 	p.linkedPBX = make(map[int32]string, len(p.in.Links))
+	p.linkedNum = make(map[string]bool, len(p.in.Links))
 	byObj := map[string]int{}
 	byPBX := map[int32][]string{}
 	byNum := map[string][]string{}
@@ -197,6 +199,9 @@ func (p *planner) indexLinks() {
 		}
 		if ids := byNum[canonical(l.Number)]; l.Number != "" && len(ids) > 1 {
 			bad(ids, fmt.Sprintf("number %s is linked to several users (%s)", l.Number, strings.Join(sortedUnique(ids), ", ")))
+		}
+		if l.Number != "" {
+			p.linkedNum[canonical(l.Number)] = true
 		}
 		if id, ok := p.linkedPBX[l.PBXUserID]; !ok || l.ObjectID < id {
 			p.linkedPBX[l.PBXUserID] = l.ObjectID
@@ -568,7 +573,9 @@ func (p *planner) removal(c Change, l *Link, why string, skips bool) {
 
 // resolve runs the adoption, email and number rules over the planned writes.
 func (p *planner) resolve() {
-	// Adoption: unlinked extensions whose email is the user's mail or UPN.
+	// Adoption: unlinked extensions whose email is the user's mail or UPN. An
+	// extension whose number belongs to a link (its extension deleted, the
+	// number reused on the PBX) is no candidate either: the number is taken.
 	claims := map[int32][]*item{}
 	for _, it := range p.items {
 		if !it.isNew {
@@ -577,7 +584,7 @@ func (p *planner) resolve() {
 		var cands []int32
 		for _, e := range it.emails {
 			for _, id := range p.emailOwners[e] {
-				if _, linked := p.linkedPBX[id]; !linked && !slices.Contains(cands, id) {
+				if _, linked := p.linkedPBX[id]; !linked && !p.linkedNum[canonical(p.pbx[id].Number)] && !slices.Contains(cands, id) {
 					cands = append(cands, id)
 				}
 			}

@@ -804,3 +804,16 @@ func TestValidateSettings(t *testing.T) {
 		t.Errorf("invalid settings plan: %+v", p)
 	}
 }
+
+func TestAdoptionNumberOfALink(t *testing.T) {
+	runCases(t, []ruleCase{
+		{"an extension reusing a linked number is no candidate", func(in *Input) {
+			in.Directory = []graphclient.User{member("a", "a@ex.com", "Al A"), member("b", "b@ex.com", "Bo B")}
+			// a's extension 110 was deleted; someone made a new 110 with b's address
+			in.Links = []Link{link("a", 1, "110")}
+			in.PBXUsers = []pbxclient.User{ext(2, "110", "b@ex.com", "Bo B")}
+		}, []want{
+			{id: "a", action: ActConflict, rule: RuleRecreate, reason: "now used by extension 110 (PBX id 2"},
+			{id: "b", action: ActConflict, rule: RuleEmailUnique, reason: "already used by extension 110 (PBX id 2)"}}, ""},
+	})
+}
