@@ -42,17 +42,19 @@ func (s *Sim) listGroups(w http.ResponseWriter, r *http.Request) {
 		s.graphError(w, r, http.StatusBadRequest, fe.code, fe.msg)
 		return
 	}
-	var items []any
+	var page []byte
 	s.read(func(t *tenant) {
+		var items []any
 		for _, g := range t.groups {
 			if lq.matches(groupSchema, g) {
 				items = append(items, g)
 			}
 		}
+		page = s.renderPage(lq, "/v1.0/groups", "groups", items, func(b []byte, o any) []byte {
+			return groupSchema.appendObject(b, o, lq.sel, false)
+		})
 	})
-	s.writePage(w, r, lq, "/v1.0/groups", "groups", items, func(b []byte, o any) []byte {
-		return groupSchema.appendObject(b, o, lq.sel, false)
-	})
+	writeOData(w, http.StatusOK, page)
 }
 
 // objectID returns the id of a user or group.
@@ -66,8 +68,9 @@ func objectID(o any) string {
 	return ""
 }
 
-// writePage renders one page of items (sorted by id) after lq.after.
-func (s *Sim) writePage(w http.ResponseWriter, r *http.Request, lq *listQuery, path, contextSet string, items []any, render func(b []byte, o any) []byte) {
+// renderPage renders one page of items (sorted by id) after lq.after. The
+// caller holds the read lock (the items are live tenant objects).
+func (s *Sim) renderPage(lq *listQuery, path, contextSet string, items []any, render func(b []byte, o any) []byte) []byte {
 	b := make([]byte, 0, 256+lq.top*300)
 	b = append(b, `{"@odata.context":`...)
 	b = appendJSONString(b, s.GraphURL()+"/$metadata#"+contextSet+lq.sel.contextSuffix())
@@ -95,8 +98,7 @@ func (s *Sim) writePage(w http.ResponseWriter, r *http.Request, lq *listQuery, p
 		b = append(b, `,"@odata.nextLink":`...)
 		b = appendJSONString(b, s.nextLink(path, lq.raw, "$skiptoken", s.sealToken(pageToken{After: objectID(items[end-1]), Q: lq.qhash})))
 	}
-	b = append(b, '}')
-	writeOData(w, http.StatusOK, b)
+	return append(b, '}')
 }
 
 // countGroups serves GET /groups/$count.
@@ -136,40 +138,6 @@ func (s *Sim) transitiveMembers(cast string) http.HandlerFunc {
 			return
 		}
 		id := r.PathValue("id")
-		var items []any
-		found := false
-		s.read(func(t *tenant) {
-			g := t.groupByID[id]
-			if g == nil {
-				return
-			}
-			found = true
-			f := t.flatten(g)
-			all := f.all
-			switch cast {
-			case "user":
-				all = f.usersAny
-			case "group":
-				all = f.groupsAny
-			}
-			if lq.filter == nil && len(lq.search) == 0 {
-				items = all // shared, read-only
-				return
-			}
-			for _, o := range all {
-				sc := userSchema
-				if _, ok := o.(*Group); ok {
-					sc = groupSchema
-				}
-				if lq.matches(sc, o) {
-					items = append(items, o)
-				}
-			}
-		})
-		if !found {
-			s.notFound(w, r, id)
-			return
-		}
 		set := "directoryObjects"
 		switch cast {
 		case "user":
@@ -178,13 +146,46 @@ func (s *Sim) transitiveMembers(cast string) http.HandlerFunc {
 			set = "groups"
 		}
 		path := strings.TrimSuffix(r.URL.Path, "/")
-		s.writePage(w, r, lq, path, set, items, func(b []byte, o any) []byte {
-			switch x := o.(type) {
-			case *User:
-				return userSchema.appendObject(b, x, lq.sel, cast == "")
-			default:
-				return groupSchema.appendObject(b, x, lq.sel, cast == "")
+		var page []byte
+		s.read(func(t *tenant) {
+			g := t.groupByID[id]
+			if g == nil {
+				return
 			}
+			f := t.flatten(g)
+			all := f.all
+			switch cast {
+			case "user":
+				all = f.usersAny
+			case "group":
+				all = f.groupsAny
+			}
+			items := all // shared, read-only
+			if lq.filter != nil || len(lq.search) > 0 {
+				items = nil
+				for _, o := range all {
+					sc := userSchema
+					if _, ok := o.(*Group); ok {
+						sc = groupSchema
+					}
+					if lq.matches(sc, o) {
+						items = append(items, o)
+					}
+				}
+			}
+			page = s.renderPage(lq, path, set, items, func(b []byte, o any) []byte {
+				switch x := o.(type) {
+				case *User:
+					return userSchema.appendObject(b, x, lq.sel, cast == "")
+				default:
+					return groupSchema.appendObject(b, x, lq.sel, cast == "")
+				}
+			})
 		})
+		if page == nil {
+			s.notFound(w, r, id)
+			return
+		}
+		writeOData(w, http.StatusOK, page)
 	}
 }
