@@ -340,6 +340,12 @@ func redactURL(u *url.URL) string {
 	return u.Scheme + "://" + u.Host + u.Path
 }
 
+// Close releases idle connections. The Client must not be used afterwards.
+func (c *Client) Close() {
+	c.http.CloseIdleConnections()
+	c.cred.close()
+}
+
 // BaseURL is the Graph URL in use, with version (e.g. https://graph.microsoft.com/v1.0).
 func (c *Client) BaseURL() string { return c.baseURL }
 
@@ -361,10 +367,12 @@ type ringCredential struct {
 	creds  []*azidentity.ClientCertificateCredential
 	active int
 	log    *slog.Logger
+
+	transport *http.Transport // shared with the Graph pipeline
 }
 
-func newRingCredential(tenant, client string, keys []*KeyPair, r resolved, tr http.RoundTripper, log *slog.Logger) (*ringCredential, error) {
-	rc := &ringCredential{keys: keys, log: log}
+func newRingCredential(tenant, client string, keys []*KeyPair, r resolved, tr *http.Transport, log *slog.Logger) (*ringCredential, error) {
+	rc := &ringCredential{keys: keys, log: log, transport: tr}
 	for _, kp := range keys {
 		cred, err := azidentity.NewClientCertificateCredential(tenant, client, []*x509.Certificate{kp.Cert}, kp.Key,
 			&azidentity.ClientCertificateCredentialOptions{
@@ -390,6 +398,12 @@ func (rc *ringCredential) knows(thumb string) bool {
 		}
 	}
 	return false
+}
+
+func (rc *ringCredential) close() {
+	if rc.transport != nil {
+		rc.transport.CloseIdleConnections()
+	}
 }
 
 func (rc *ringCredential) current() *KeyPair {

@@ -98,6 +98,7 @@ func newSimClient(t testing.TB, s *m365sim.Sim, mods ...func(*Config)) *Client {
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}
+	t.Cleanup(c.Close)
 	return c
 }
 
