@@ -155,7 +155,7 @@ type reqCtx struct {
 func (c *reqCtx) context(suffix string) string { return c.base + "/$metadata#" + suffix }
 
 // collection writes a collection response.
-func (c *reqCtx) collection(ctx string, q *queryOpts, rows []map[string]any) {
+func (c *reqCtx) collection(ctx string, q *queryOpts, rows []row) {
 	page, total, err := q.apply(rows)
 	if err != nil {
 		writeError(c.w, queryError(err.Error()))
@@ -163,7 +163,7 @@ func (c *reqCtx) collection(ctx string, q *queryOpts, rows []map[string]any) {
 	}
 	value := make([]any, 0, len(page))
 	for _, r := range page {
-		value = append(value, project(r, q.selects, q))
+		value = append(value, project(r.wire(), q.selects, q))
 	}
 	out := map[string]any{"@odata.context": c.context(ctx + q.contextSuffix())}
 	if q.count {
@@ -364,7 +364,7 @@ type entitySet struct {
 	name   string // entity set name, used in @odata.context
 	sc     *schema
 	navs   map[string]*navInfo
-	rows   func(q *queryOpts) []map[string]any
+	rows   func(q *queryOpts) []row
 	create func(body map[string]json.RawMessage) (map[string]any, *apiError) // nil: POST not allowed
 }
 

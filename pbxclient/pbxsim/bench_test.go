@@ -91,3 +91,34 @@ func BenchmarkListUsers(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkPageAll10kUsers measures one full read of a 10,000-user PBX in
+// pages of 100 ($top/$skip/$orderby with Groups($expand=Rights)), as
+// pbxclient pages; one op is the whole listing (100 requests).
+func BenchmarkPageAll10kUsers(b *testing.B) {
+	s := newSim(b, Options{})
+	for i := range 10000 {
+		if _, err := s.AddUser(User{Number: fmt.Sprint(10000 + i), FirstName: "F", EmailAddress: fmt.Sprintf("u%d@example.com", i), Enabled: true}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	hc, tok := benchClient(b, s)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		for skip := 0; skip < 10000; skip += 100 {
+			u := fmt.Sprintf("%s/xapi/v1/Users?$top=100&$skip=%d&$orderby=Number&$select=Id,Number,EmailAddress&$expand=Groups($expand=Rights)", s.URL(), skip)
+			req, _ := http.NewRequest("GET", u, nil)
+			req.Header.Set("Authorization", "Bearer "+tok)
+			resp, err := hc.Do(req)
+			if err != nil {
+				b.Fatal(err)
+			}
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode != 200 {
+				b.Fatalf("status %d", resp.StatusCode)
+			}
+		}
+	}
+}

@@ -102,12 +102,13 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 }
 
 // contactRows lists the contacts of one owner ("" = company phonebook).
-func (st *state) contactRows(owner string) func(*queryOpts) []map[string]any {
-	return func(*queryOpts) []map[string]any {
-		var rows []map[string]any
+// Only the rows of the page are rendered.
+func (st *state) contactRows(owner string) func(*queryOpts) []row {
+	return func(*queryOpts) []row {
+		var rows []row
 		for _, ct := range st.contacts {
 			if ct.owner == owner {
-				rows = append(rows, wire(contactSchema, ct.id, ct.props))
+				rows = append(rows, row{view: ct.props, render: func() map[string]any { return wire(contactSchema, ct.id, ct.props) }})
 			}
 		}
 		return rows
@@ -181,6 +182,7 @@ func (st *state) createContact(body map[string]json.RawMessage, owner string) (*
 			return nil, warning(http.StatusBadRequest, "", WarnLimitReached)
 		}
 	}
+	vals["Id"] = int64(st.nextContact) // kept in props for $filter and $orderby
 	ct := &contactRec{id: st.nextContact, owner: owner, props: vals}
 	st.nextContact++
 	st.contacts = append(st.contacts, ct)

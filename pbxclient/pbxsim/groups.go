@@ -20,13 +20,13 @@ func (s *Sim) serveGroups(c *reqCtx, segs []segment) *apiError {
 	switch {
 	case len(segs) == 1 && !segs[0].hasArgs:
 		return c.serveCollection(entitySet{name: "Groups", sc: groupSchema, navs: groupNavs,
-			rows: func(q *queryOpts) []map[string]any {
+			rows: plain(func(q *queryOpts) []map[string]any {
 				var rows []map[string]any
 				for _, g := range st.groups {
 					rows = append(rows, st.groupWire(g, q))
 				}
 				return rows
-			},
+			}),
 			create: func(body map[string]json.RawMessage) (map[string]any, *apiError) {
 				g, e := st.createGroup(body)
 				if e != nil {
@@ -81,12 +81,12 @@ func (s *Sim) serveGroups(c *reqCtx, segs []segment) *apiError {
 		switch segs[1].name {
 		case "Members":
 			return c.serveCollection(entitySet{name: ctx, sc: userGroupSchema, navs: userGroupNav.navs,
-				rows: func(q *queryOpts) []map[string]any {
+				rows: plain(func(q *queryOpts) []map[string]any {
 					return asRows(st.groupMembers(g, &queryOpts{expand: q.expand, top: -1, skip: -1}))
-				}})
+				})})
 		case "Rights":
 			return c.serveCollection(entitySet{name: ctx, sc: rightsSchema,
-				rows: func(*queryOpts) []map[string]any { return asRows(rightsList(g, nil)) }})
+				rows: plain(func(*queryOpts) []map[string]any { return asRows(rightsList(g, nil)) })})
 		}
 	}
 	return &apiError{status: http.StatusNotFound, empty: true}

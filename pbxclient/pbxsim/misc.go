@@ -59,7 +59,7 @@ func (s *Sim) servePeers(c *reqCtx, segs []segment) *apiError {
 	}
 	st := s.st
 	return c.serveCollection(entitySet{name: "Peers", sc: peerSchema, navs: map[string]*navInfo{"MemberOf": emptyNav},
-		rows: func(q *queryOpts) []map[string]any {
+		rows: plain(func(q *queryOpts) []map[string]any {
 			var rows []map[string]any
 			add := func(id int32, number, name, typ string, tags any) {
 				row := map[string]any{"Id": int64(id), "Number": number, "Name": name, "Type": typ, "Hidden": false, "Tags": tags}
@@ -79,7 +79,7 @@ func (s *Sim) servePeers(c *reqCtx, segs []segment) *apiError {
 			}
 			slices.SortFunc(rows, func(a, b map[string]any) int { return compareValues(a["Id"], b["Id"]) })
 			return rows
-		}})
+		})})
 }
 
 // serveNumbered serves the read side of Queues, RingGroups, Receptionists
@@ -94,7 +94,7 @@ func (s *Sim) serveNumbered(c *reqCtx, segs []segment) *apiError {
 	st := s.st
 	navs := map[string]*navInfo{"Groups": userGroupNav}
 	if !segs[0].hasArgs {
-		return c.serveCollection(entitySet{name: set, sc: nk.sc, navs: navs, rows: func(q *queryOpts) []map[string]any {
+		return c.serveCollection(entitySet{name: set, sc: nk.sc, navs: navs, rows: plain(func(q *queryOpts) []map[string]any {
 			var rows []map[string]any
 			for _, n := range st.numbered {
 				if n.kind == nk.kind {
@@ -102,7 +102,7 @@ func (s *Sim) serveNumbered(c *reqCtx, segs []segment) *apiError {
 				}
 			}
 			return rows
-		}})
+		})})
 	}
 	k, e := parseKey(segs[0].args)
 	if e != nil {

@@ -269,13 +269,43 @@ func parseExpand(v string, navs map[string]*navInfo) ([]expandItem, *apiError) {
 	return items, nil
 }
 
-// apply filters, orders and pages rows (entities as wire maps). It returns
-// the page and the count of all matching rows.
-func (q *queryOpts) apply(rows []map[string]any) ([]map[string]any, int, error) {
-	var out []map[string]any
+// row is one entity of a collection: view holds its primitive properties
+// (read by $filter and $orderby, never modified); render builds the wire
+// form and is called only for the rows of the page (nil: view is the wire
+// form).
+type row struct {
+	view   map[string]any
+	render func() map[string]any
+}
+
+func (r row) wire() map[string]any {
+	if r.render == nil {
+		return r.view
+	}
+	return r.render()
+}
+
+// plainRows wraps rows that are already in wire form.
+func plainRows(list []map[string]any) []row {
+	out := make([]row, len(list))
+	for i, m := range list {
+		out[i] = row{view: m}
+	}
+	return out
+}
+
+// plain adapts a producer of wire-form rows.
+func plain(f func(*queryOpts) []map[string]any) func(*queryOpts) []row {
+	return func(q *queryOpts) []row { return plainRows(f(q)) }
+}
+
+// apply filters, orders and pages rows. It returns the page and the count
+// of all matching rows.
+func (q *queryOpts) apply(rows []row) ([]row, int, error) {
+	var out []row
 	for _, r := range rows {
 		if q.filter != nil {
-			v, err := q.filter.eval(r)
+			v, err := q.filter.eval(r.view)
 			if err != nil {
 				return nil, 0, err
 			}
@@ -286,9 +316,9 @@ func (q *queryOpts) apply(rows []map[string]any) ([]map[string]any, int, error) 
 		out = append(out, r)
 	}
 	if len(q.orderby) > 0 {
-		slices.SortStableFunc(out, func(a, b map[string]any) int {
+		slices.SortStableFunc(out, func(a, b row) int {
 			for _, k := range q.orderby {
-				c := compareValues(a[k.prop], b[k.prop])
+				c := compareValues(a.view[k.prop], b.view[k.prop])
 				if k.desc {
 					c = -c
 				}

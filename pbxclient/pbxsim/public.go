@@ -469,7 +469,7 @@ func (st *state) exportUser(u *userRec) User {
 	for _, pr := range u.profiles {
 		out.Profiles = append(out.Profiles, Profile{ID: pr.id, Name: asString(pr.props["Name"]), CustomName: asString(pr.props["CustomName"])})
 	}
-	known := []string{"Number", "FirstName", "LastName", "DisplayName", "EmailAddress", "Mobile", "OutboundCallerID",
+	known := []string{"Id", "Number", "FirstName", "LastName", "DisplayName", "EmailAddress", "Mobile", "OutboundCallerID",
 		"Enabled", "MS365SignInEnabled", "MS365ContactsEnabled", "MS365CalendarEnabled", "MS365TeamsEnabled",
 		"CurrentProfileName", "ContactImage", "Tags", "PrimaryGroupId"}
 	for _, k := range slices.Sorted(maps.Keys(p)) {

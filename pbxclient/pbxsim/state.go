@@ -25,7 +25,7 @@ type profileRec struct {
 
 type userRec struct {
 	id       int32
-	props    map[string]any // Pbx.User properties except Id and navigation properties
+	props    map[string]any // Pbx.User properties except navigation properties
 	groups   []memberRec
 	profiles []profileRec
 }
@@ -236,7 +236,7 @@ func (st *state) firstFreeNumber() (string, bool) {
 // newUserRec builds a user with 3CX's defaults for a create.
 func (st *state) newUserRec(number string) *userRec {
 	u := &userRec{id: st.nextDN, props: map[string]any{
-		"Number": number, "FirstName": "", "LastName": "", "EmailAddress": "", "Mobile": "",
+		"Id": int64(st.nextDN), "Number": number, "FirstName": "", "LastName": "", "EmailAddress": "", "Mobile": "",
 		"OutboundCallerID": "", "DisplayName": "", "Enabled": true, "Internal": false, "HideInPhonebook": false,
 		"Language": "EN", "CurrentProfileName": "Available", "QueueStatus": "LoggedOut",
 		"VMEnabled": true, "VMEmailOptions": "Notification", "VMPlayCallerID": true, "VMPlayMsgDateTime": "Play24Hr",

@@ -29,10 +29,12 @@ func (s *Sim) serveUsers(c *reqCtx, segs []segment) *apiError {
 	switch {
 	case len(segs) == 1 && !segs[0].hasArgs:
 		return c.serveCollection(entitySet{name: "Users", sc: userSchema, navs: userNavs,
-			rows: func(q *queryOpts) []map[string]any {
-				var rows []map[string]any
+			rows: func(q *queryOpts) []row {
+				// $filter and $orderby read the stored properties; only the
+				// page is rendered, so paging a large PBX stays linear.
+				var rows []row
 				for _, u := range st.sortedUsers() {
-					rows = append(rows, st.userWire(u, q))
+					rows = append(rows, row{view: u.props, render: func() map[string]any { return st.userWire(u, q) }})
 				}
 				return rows
 			},
@@ -106,21 +108,21 @@ func (s *Sim) serveUsers(c *reqCtx, segs []segment) *apiError {
 		ctx := fmt.Sprintf("Users(%d)/%s", u.id, segs[1].name)
 		switch {
 		case segs[1].name == "Groups" && !segs[1].hasArgs:
-			return c.serveCollection(entitySet{name: ctx, sc: userGroupSchema, navs: userGroupNav.navs, rows: func(q *queryOpts) []map[string]any {
+			return c.serveCollection(entitySet{name: ctx, sc: userGroupSchema, navs: userGroupNav.navs, rows: plain(func(q *queryOpts) []map[string]any {
 				var rows []map[string]any
 				for _, mem := range u.groups {
 					rows = append(rows, st.membershipWire(u, mem, &queryOpts{expand: q.expand, top: -1, skip: -1}))
 				}
 				return rows
-			}})
+			})})
 		case segs[1].name == "ForwardingProfiles" && !segs[1].hasArgs:
-			return c.serveCollection(entitySet{name: ctx, sc: forwardingProfileSchema, rows: func(*queryOpts) []map[string]any {
+			return c.serveCollection(entitySet{name: ctx, sc: forwardingProfileSchema, rows: plain(func(*queryOpts) []map[string]any {
 				var rows []map[string]any
 				for _, p := range u.profiles {
 					rows = append(rows, wire(forwardingProfileSchema, p.id, p.props))
 				}
 				return rows
-			}})
+			})})
 		case segs[1].name == "Pbx.HasDuplicatedEmail" && segs[1].hasArgs && segs[1].args == "":
 			if m != http.MethodGet {
 				return methodNotAllowed(c.w, "GET")
