@@ -295,11 +295,12 @@ func (a *App) key(k tea.KeyPressMsg) tea.Cmd {
 
 // ShortHelp is the footer: the active screen's keys, then the global ones.
 func (a *App) ShortHelp() []key.Binding {
-	b := append([]key.Binding(nil), a.screens[a.active].ShortHelp()...)
+	b := a.screens[a.active].ShortHelp()
 	if a.screens[a.active].CapturesInput() {
 		return b
 	}
-	return append(b, a.keys.Help, a.keys.Quit)
+	// ? first: on a narrow terminal the end of the line is cut.
+	return append([]key.Binding{a.keys.Help}, append(b, a.keys.Quit)...)
 }
 
 // FullHelp is the `?` view.
@@ -426,8 +427,8 @@ func (a *App) View() tea.View {
 
 // Run runs the TUI until the user quits or ctx ends, then cancels and waits
 // for in-flight backend calls and an active run.
-func Run(ctx context.Context, b Backend, opts Options, progOpts ...tea.ProgramOption) error {
-	ctx, cancel := context.WithCancel(ctx)
+func Run(parent context.Context, b Backend, opts Options, progOpts ...tea.ProgramOption) error {
+	ctx, cancel := context.WithCancel(parent)
 	defer cancel()
 	a := newApp(ctx, b, opts)
 	p := tea.NewProgram(a, append([]tea.ProgramOption{tea.WithContext(ctx)}, progOpts...)...)
@@ -440,7 +441,7 @@ func Run(ctx context.Context, b Backend, opts Options, progOpts ...tea.ProgramOp
 	if !a.Shutdown(timeout) && err == nil {
 		err = fmt.Errorf("tui: backend work still running after %s", timeout)
 	}
-	if errors.Is(err, tea.ErrProgramKilled) && ctx.Err() != nil {
+	if errors.Is(err, tea.ErrProgramKilled) && parent.Err() != nil {
 		return nil // ended by the context (signal)
 	}
 	return err

@@ -25,8 +25,8 @@ var GroupOrder = []string{"Microsoft", "PBX", "Users", "SSO", "Contacts", "Calen
 // KeyMap is the Settings screen's keys.
 type KeyMap struct {
 	Up, Down, Home, End, NextGroup, PrevGroup key.Binding
-	Edit, Unset, Reload            key.Binding
-	Save, Cancel, Prev, Next       key.Binding
+	Edit, Unset, Reload                       key.Binding
+	Save, Cancel, Prev, Next                  key.Binding
 }
 
 func defaultKeys() KeyMap {

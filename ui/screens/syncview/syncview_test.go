@@ -149,4 +149,3 @@ func TestCancelAsksFirst(t *testing.T) {
 		t.Fatal("context wait timed out")
 	}
 }
-

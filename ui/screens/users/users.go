@@ -79,6 +79,9 @@ func New(c *common.Context) common.Screen {
 	s := &Screen{c: c, keys: defaultKeys(), scope: common.ScopeAll, byID: map[string]int{}}
 	s.keys.Groups.SetKeys("g")
 	s.table = idtable.New(c.Styles, Columns, true)
+	// g picks groups here; the first row is home.
+	s.table.Keys.Home.SetKeys("home")
+	s.table.Keys.Home.SetHelp("home", "first")
 	s.table.SetEmptyText("no users match")
 	s.picker = idtable.New(c.Styles, []idtable.Column{{Title: "Group", Min: 20, Flex: 3}, {Title: "Members", Min: 7, Right: true}}, true)
 	return s
