@@ -378,3 +378,24 @@ func (l lockedWriter) Write(p []byte) (int, error) {
 	defer l.mu.Unlock()
 	return l.w.Write(p)
 }
+
+func TestRevokedTokenRecoveredThroughCAEChallenge(t *testing.T) {
+	s := startSim(t, 10)
+	c := newSimClient(t, s)
+	id := s.Users()[0].ID
+	if _, err := c.GetUser(testCtx(t), id); err != nil {
+		t.Fatal(err)
+	}
+	s.ExpireAccessTokens() // Entra revoked the token: Graph answers 401 with a claims challenge
+	s.ResetRequests()
+	if _, err := c.GetUser(testCtx(t), id); err != nil {
+		t.Fatalf("after revocation: %v", err)
+	}
+	var statuses []int
+	for _, r := range s.Requests() {
+		statuses = append(statuses, r.Status)
+	}
+	if !slices.Equal(statuses, []int{401, 200, 200}) {
+		t.Fatalf("requests after revocation: %v (want 401, a new token, 200)", statuses)
+	}
+}
