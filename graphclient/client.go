@@ -6,6 +6,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -325,11 +326,40 @@ func (c *Client) middlewares() []khttp.Middleware {
 		khttp.NewUrlReplaceHandler(true, msgraphcore.ReplacementPairs),
 		khttp.NewCompressionHandler(),
 		khttp.NewRetryHandlerWithOptions(c.retry),
+		serverErrorRetry{max: 2, delay: time.Second, log: c.log},
 		khttp.NewRedirectHandler(),
 		khttp.NewParametersNameDecodingHandler(),
 		khttp.NewUserAgentHandler(),
 		khttp.NewHeadersInspectionHandler(),
 	}
+}
+
+// serverErrorRetry retries reads (GET, HEAD) that failed with 500 or 502:
+// Graph's generalException and bad gateways are usually transient. Writes are
+// not retried on these statuses, since a POST may already have taken effect
+// (a second sendMail would send the mail twice). 429/503/504 belong to the
+// SDK's retry handler, which wraps this one.
+type serverErrorRetry struct {
+	max   int
+	delay time.Duration
+	log   *slog.Logger
+}
+
+// Intercept implements khttp.Middleware.
+func (m serverErrorRetry) Intercept(p khttp.Pipeline, next int, req *http.Request) (*http.Response, error) {
+	resp, err := p.Next(req, next)
+	for attempt := 1; err == nil && attempt <= m.max && req.Body == nil &&
+		(req.Method == http.MethodGet || req.Method == http.MethodHead) &&
+		(resp.StatusCode == http.StatusInternalServerError || resp.StatusCode == http.StatusBadGateway); attempt++ {
+		m.log.Debug("graph server error, retrying read", "status", resp.StatusCode, "attempt", attempt, "url", redactURL(req.URL))
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+		resp.Body.Close()
+		if err := sleepCtx(req.Context(), m.delay*time.Duration(attempt)); err != nil {
+			return nil, err
+		}
+		resp, err = p.Next(req, next)
+	}
+	return resp, err
 }
 
 // redactURL drops the query (tokens live there) for logs.

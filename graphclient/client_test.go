@@ -128,20 +128,31 @@ func TestRetryAfterHonoured(t *testing.T) {
 }
 
 func TestServerErrorsRetried(t *testing.T) {
-	s := startSim(t, 10)
+	s := startSim(t, 50)
 	c := newSimClient(t, s)
 	s.FailNextMatching("GET", "/v1.0/users", 1, 503)
 	s.FailNextMatching("GET", "/v1.0/users", 1, 504)
 	if _, err := c.GetUser(testCtx(t), s.Users()[0].ID); err != nil {
 		t.Fatalf("503+504 then ok: %v", err)
 	}
-	if _, failed := s.FaultCounts(); failed != 2 {
-		t.Fatalf("%d failures injected, want 2", failed)
+	// 500 and 502 on a read are retried too.
+	s.FailNextMatching("GET", "/v1.0/users", 1, 500)
+	s.FailNextMatching("GET", "/v1.0/users", 1, 502)
+	if _, err := c.GetUser(testCtx(t), s.Users()[0].ID); err != nil {
+		t.Fatalf("500+502 then ok: %v", err)
+	}
+	// ...but not on a write, which may have taken effect: one sendMail, one error.
+	with, _ := mailboxUsers(t, s)
+	s.ResetRequests()
+	s.FailNextMatching("POST", "/v1.0/users/", 1, 500)
+	err := c.SendMail(testCtx(t), Message{From: with[0].Mail, To: []string{"a@example.com"}, Subject: "x"})
+	if StatusCode(err) != 500 || s.RequestCount("POST", "/v1.0/users/") != 1 {
+		t.Fatalf("sendMail 500: %v after %d POSTs", err, s.RequestCount("POST", "/v1.0/users/"))
 	}
 	// Retries are bounded: a persistent 503 ends in an error naming it.
 	c2 := newSimClient(t, s, func(cfg *Config) { cfg.MaxRetries = 1 })
 	s.FailNextMatching("GET", "/v1.0/users", 10, 503)
-	_, err := c2.GetUser(testCtx(t), s.Users()[0].ID)
+	_, err = c2.GetUser(testCtx(t), s.Users()[0].ID)
 	if StatusCode(err) != 503 {
 		t.Fatalf("persistent 503: %v", err)
 	}
