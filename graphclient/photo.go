@@ -2,6 +2,8 @@ package graphclient
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"strings"
 )
@@ -28,10 +30,18 @@ func (c *Client) PhotoMeta(ctx context.Context, userID string) (PhotoMeta, error
 	if s, ok := ad["@odata.mediaContentType"].(*string); ok && s != nil {
 		m.ContentType = *s
 	}
-	if m.ETag == "" && (m.Width > 0 || m.ContentType != "") {
-		// A photo without a media etag: derive a stable stand-in so changes of
-		// size or type are still seen.
-		m.ETag = "size:" + deref(p.GetId()) + ":" + m.ContentType
+	if m.ETag == "" {
+		// Graph sends @odata.mediaEtag; without it, a hash of the bytes still
+		// changes exactly when the photo does.
+		b, err := c.Photo(ctx, userID)
+		if err != nil {
+			return PhotoMeta{}, err
+		}
+		if b == nil {
+			return PhotoMeta{}, nil
+		}
+		sum := sha256.Sum256(b)
+		m.ETag = "sha256:" + hex.EncodeToString(sum[:])
 	}
 	return m, nil
 }
