@@ -93,9 +93,8 @@ func BenchmarkListUsers100k(b *testing.B) {
 	b.ReportMetric(float64(peak)/(1<<20), "MiB-peak-heap")
 }
 
-// BenchmarkDecodeUserPage is the client's share of paging: decoding one page
-// of 999 users (as the sim sends them) into []User.
-func BenchmarkDecodeUserPage(b *testing.B) {
+// userPageJSON fetches one page of 999 users from a sim, as Graph sends it.
+func userPageJSON(b *testing.B) []byte {
 	s := startSim(b, 1000)
 	c := newSimClient(b, s)
 	ri, err := newRequest(abstractions.GET, c.url("/users", map[string][]string{"$top": {"999"}, "$select": {UserSelect}}), nil)
@@ -106,6 +105,13 @@ func BenchmarkDecodeUserPage(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
+	return raw
+}
+
+// BenchmarkDecodeUserPage is the client's share of paging: decoding one page
+// of 999 users (as the sim sends them) into []User.
+func BenchmarkDecodeUserPage(b *testing.B) {
+	raw := userPageJSON(b)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -173,16 +179,7 @@ func BenchmarkGetSchedule10k(b *testing.B) {
 // BenchmarkDecodeUserPageSDK decodes the same page with the SDK's kiota
 // parser and models, the cost the hybrid path avoids.
 func BenchmarkDecodeUserPageSDK(b *testing.B) {
-	s := startSim(b, 1000)
-	c := newSimClient(b, s)
-	ri, err := newRequest(abstractions.GET, c.url("/users", map[string][]string{"$top": {"999"}, "$select": {UserSelect}}), nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	raw, err := c.send(testCtx(b), ri)
-	if err != nil {
-		b.Fatal(err)
-	}
+	raw := userPageJSON(b)
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	b.ResetTimer()
