@@ -99,8 +99,8 @@ type book struct {
 	changes      []Change
 }
 
-func (e *Engine) run(ctx context.Context, runID uint64, p Plan, snap *Snapshot, em *progress.Emitter) progress.Summary {
-	sum := progress.Summary{RunID: runID, Started: e.now(), Done: map[plan.Action]int{}, Failed: map[plan.Action]int{}}
+func (e *Engine) run(ctx context.Context, runID uint64, p Plan, snap *Snapshot, em *progress.Emitter) (sum progress.Summary) {
+	sum = progress.Summary{RunID: runID, Started: e.now(), Done: map[plan.Action]int{}, Failed: map[plan.Action]int{}}
 	defer func() { sum.Finished = e.now() }()
 
 	var notes []AuditItem
