@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"path/filepath"
+	"sync"
 
 	"github.com/pbx365/pbx365/graphclient"
 	"github.com/pbx365/pbx365/pbxclient"
@@ -25,8 +26,24 @@ type App struct {
 	// Extra trusted CAs added to the configured ones (the demo's simulators).
 	GraphCAPEM, PBXCAPEM []byte
 
+	// RunMu is held by whoever applies a plan (the scheduler, the TUI), so
+	// runs on one store never overlap.
+	RunMu sync.Mutex
+
+	mu    sync.Mutex // guards the cached clients
 	graph *graphclient.Client
 	pbx   *pbxclient.XAPI
+}
+
+// Reset drops the cached clients, so the next use reads the settings again
+// (after the admin changed them).
+func (a *App) Reset() {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.pbx != nil {
+		a.pbx.Close()
+	}
+	a.graph, a.pbx = nil, nil
 }
 
 // Open opens (and creates, mode 0700) the data directory and its store. An
@@ -67,6 +84,8 @@ func (a *App) KeyFile() (string, error) {
 
 // Graph builds (once) the Microsoft Graph client from the ms.* settings.
 func (a *App) Graph(ctx context.Context) (*graphclient.Client, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.graph != nil {
 		return a.graph, nil
 	}
@@ -92,6 +111,8 @@ func (a *App) Graph(ctx context.Context) (*graphclient.Client, error) {
 
 // PBX builds (once) the 3CX XAPI client from the pbx.* settings.
 func (a *App) PBX() (*pbxclient.XAPI, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
 	if a.pbx != nil {
 		return a.pbx, nil
 	}

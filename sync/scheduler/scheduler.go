@@ -85,6 +85,12 @@ type Scheduler struct {
 	Log      *slog.Logger
 	OnEvent  func(progress.Event) // every event of every run (live stream)
 	OnResult func(Result)         // every finished run (reports)
+	RunLock  sync.Locker          // held during each run, shared with other appliers (optional)
+	// Reload re-reads Interval and Nightly after the settings changed
+	// (Reconfigure); nil: they stay as set.
+	Reload func() (time.Duration, NightlyFunc, error)
+
+	poke chan struct{}
 
 	reqs chan Request
 	once sync.Once
@@ -96,6 +102,7 @@ type Scheduler struct {
 func (s *Scheduler) init() {
 	s.once.Do(func() {
 		s.reqs = make(chan Request, 16)
+		s.poke = make(chan struct{}, 1)
 		if s.Log == nil {
 			s.Log = slog.Default()
 		}
@@ -115,6 +122,16 @@ func (s *Scheduler) Trigger(r Request) {
 	select {
 	case s.reqs <- r:
 	default: // already plenty queued: they are merged anyway
+	}
+}
+
+// Reconfigure makes the scheduler re-read its interval and nightly time
+// (through Reload) and reschedule.
+func (s *Scheduler) Reconfigure() {
+	s.init()
+	select {
+	case s.poke <- struct{}{}:
+	default:
 	}
 }
 
@@ -176,6 +193,25 @@ func (s *Scheduler) Run(ctx context.Context) error {
 					break drain
 				}
 			}
+		case <-s.poke:
+			if s.Reload != nil {
+				iv, nf, err := s.Reload()
+				if err != nil {
+					s.Log.Error("reload the schedule", "err", err)
+					continue
+				}
+				last := nextRun.Add(-s.Interval)
+				s.Interval, s.Nightly = iv, nf
+				if iv > 0 && last.Add(iv).Before(nextRun) {
+					nextRun = last.Add(iv)
+				}
+				nextFull = time.Time{}
+				if nf != nil {
+					nextFull = nf(time.Now())
+				}
+				s.update(func(st *Status) { st.NextRun, st.NextFull = nextRun, nextFull })
+			}
+			continue
 		case <-timer.C:
 		}
 		allow := false
@@ -250,6 +286,10 @@ func (s *Scheduler) runOnce(ctx context.Context, full, allow bool, reason string
 	s.update(func(st *Status) { st.Running, st.Current = true, nil })
 	defer s.update(func(st *Status) { st.Running = false })
 	defer func() { res.Finished = time.Now() }()
+	if s.RunLock != nil {
+		s.RunLock.Lock()
+		defer s.RunLock.Unlock()
+	}
 	s.Log.Info("sync run starting", "kind", kind, "reason", reason)
 	sum, err := s.userRun(ctx, full, allow)
 	res.Summary = sum

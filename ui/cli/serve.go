@@ -8,8 +8,10 @@ import (
 	"os"
 	"time"
 
+	"github.com/pbx365/pbx365/store"
 	"github.com/pbx365/pbx365/sync/app"
 	"github.com/pbx365/pbx365/sync/scheduler"
+	"github.com/pbx365/pbx365/ui/backend"
 )
 
 // NewLogger makes the service's logger: structured text lines on w, without
@@ -55,8 +57,16 @@ func Serve(ctx context.Context, dataDir string, sio IO) int {
 	sch := &scheduler.Scheduler{
 		Users:    eng,
 		Interval: s.Schedule.DeltaInterval,
-		Nightly:  func(t time.Time) time.Time { return s.Schedule.Nightly.Next(t.Local()) },
+		Nightly:  nightly(s.Schedule.Nightly),
 		Log:      log,
+		RunLock:  &a.RunMu,
+		Reload: func() (time.Duration, scheduler.NightlyFunc, error) {
+			s, err := a.Store.Settings()
+			if err != nil {
+				return 0, nil, err
+			}
+			return s.Schedule.DeltaInterval, nightly(s.Schedule.Nightly), nil
+		},
 	}
 	log.Info("pbx365 serve started", "data_dir", a.Dir, "interval", s.Schedule.DeltaInterval, "nightly", s.Schedule.Nightly.String())
 	if err := runService(ctx, a, sch); err != nil {
@@ -67,7 +77,24 @@ func Serve(ctx context.Context, dataDir string, sio IO) int {
 	return ExitOK
 }
 
-// runService runs the scheduler until ctx ends.
-func runService(ctx context.Context, _ *app.App, sch *scheduler.Scheduler) error {
-	return sch.Run(ctx)
+func nightly(t store.TimeOfDay) scheduler.NightlyFunc {
+	return func(now time.Time) time.Time { return t.Next(now.Local()) }
+}
+
+// runService runs the scheduler and the socket API (for TUIs and `service
+// status`) until ctx ends.
+func runService(ctx context.Context, a *app.App, sch *scheduler.Scheduler) error {
+	srv := &backend.Server{Local: backend.NewLocal(a), Sched: sch, Log: sch.Log}
+	sch.OnEvent = srv.Publish
+	sock := backend.SocketPath(a.Dir)
+	errc := make(chan error, 1)
+	sctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go func() { errc <- srv.Listen(sctx, sock) }()
+	err := sch.Run(ctx)
+	stop()
+	if lerr := <-errc; err == nil {
+		err = lerr
+	}
+	return err
 }
