@@ -424,11 +424,24 @@ func (l *Local) saveSelection(sel common.Selection) error {
 	if sel.Scope == "" {
 		return nil
 	}
-	return l.App.Store.SetMany(map[string]string{
-		"users.scope":    string(sel.Scope),
-		"users.groups":   strings.Join(sel.Groups, ","),
-		"users.selected": strings.Join(sel.Users, ","),
-	})
+	set := map[string]string{"users.scope": string(sel.Scope)}
+	var unset []string
+	for k, v := range map[string][]string{"users.groups": sel.Groups, "users.selected": sel.Users} {
+		if len(v) == 0 {
+			unset = append(unset, k)
+		} else {
+			set[k] = strings.Join(v, ",")
+		}
+	}
+	if err := l.App.Store.SetMany(set); err != nil {
+		return err
+	}
+	for _, k := range unset {
+		if err := l.App.Store.Unset(k); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Runs lists past runs, newest first.

@@ -1,0 +1,177 @@
+package backend_test
+
+import (
+	"context"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/pbx365/pbx365/sync/app"
+	"github.com/pbx365/pbx365/sync/plan"
+	"github.com/pbx365/pbx365/sync/progress"
+	"github.com/pbx365/pbx365/sync/scheduler"
+	"github.com/pbx365/pbx365/ui/backend"
+	"github.com/pbx365/pbx365/ui/common"
+)
+
+func setup(t *testing.T, n int) (*app.Sims, *app.App) {
+	t.Helper()
+	dir := t.TempDir()
+	sims, err := app.StartSims(app.SimOptions{Seed: 5, Users: n, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(sims.Close)
+	a, err := app.Open(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { a.Close() })
+	if err := sims.Configure(a.Store); err != nil {
+		t.Fatal(err)
+	}
+	return sims, a
+}
+
+// exercise runs the TUI's whole flow through a Backend: settings, setup,
+// checks, directory, pick five users, plan, apply, activity.
+func exercise(t *testing.T, b common.Backend, sims *app.Sims) {
+	t.Helper()
+	ctx := context.Background()
+	vals, err := b.Settings(ctx)
+	if err != nil || len(vals) < 40 {
+		t.Fatalf("settings: %d, %v", len(vals), err)
+	}
+	for _, v := range vals {
+		if v.Key == "pbx.secret" && (v.Value != "" || !v.IsSet) {
+			t.Fatalf("secret leaked or not set: %+v", v)
+		}
+	}
+	if err := b.ValidateSetting(ctx, "users.removal", "remove"); err == nil || !strings.Contains(err.Error(), "users.removal") {
+		t.Fatalf("bad value accepted or unnamed: %v", err)
+	}
+	su, err := b.SetupStatus(ctx)
+	if err != nil || !su.Complete() || su.ConsentURL == "" || !su.Key.Exists || su.Key.Thumbprint == "" {
+		t.Fatalf("setup %+v %v", su, err)
+	}
+	for _, check := range []func(context.Context) ([]common.CheckLine, error){b.CheckMicrosoft, b.CheckPBX} {
+		lines, err := check(ctx)
+		if err != nil || len(lines) == 0 {
+			t.Fatalf("check: %v %v", lines, err)
+		}
+		for _, l := range lines {
+			if l.Status != common.CheckOK {
+				t.Errorf("check line %+v", l)
+			}
+		}
+	}
+	dir, err := b.Directory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pick []string
+	states := map[common.UserState]int{}
+	for _, u := range dir.Users {
+		states[u.State]++
+		if u.State == common.StateCreate && len(pick) < 5 {
+			pick = append(pick, u.ObjectID)
+		}
+		if u.State == common.StateExcluded && u.Reason == "" {
+			t.Errorf("excluded without a reason: %+v", u)
+		}
+	}
+	if len(pick) != 5 || states[common.StateExcluded] == 0 || len(dir.Groups) == 0 {
+		t.Fatalf("directory states %v, groups %d", states, len(dir.Groups))
+	}
+	sel := common.Selection{Scope: common.ScopeSelected, Users: pick}
+	p, err := b.Plan(ctx, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Counts[plan.ActCreate] != 5 {
+		t.Fatalf("plan %v, want 5 creates", p.Counts)
+	}
+	ex, err := b.Explain(ctx, sel, pick[0])
+	if err != nil || len(ex.Verdicts) == 0 || !strings.HasPrefix(ex.Outcome, "create") {
+		t.Fatalf("explain %+v %v", ex, err)
+	}
+	before := len(sims.PBX.Users())
+	ch, err := b.Apply(ctx, p, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var last progress.Event
+	for ev := range ch {
+		last = ev
+	}
+	if last.Summary == nil || last.Summary.Done[plan.ActCreate] != 5 {
+		t.Fatalf("last event %+v", last)
+	}
+	if got := len(sims.PBX.Users()) - before; got != 5 {
+		t.Fatalf("PBX gained %d users", got)
+	}
+	// The selection is now what is synced.
+	dir, _ = b.Directory(ctx)
+	if dir.Saved.Scope != common.ScopeSelected || len(dir.Saved.Users) != 5 {
+		t.Errorf("saved selection %+v", dir.Saved)
+	}
+	runs, err := b.Runs(ctx, common.RunFilter{})
+	if err != nil || len(runs) == 0 || runs[0].Done[plan.ActCreate] != 5 {
+		t.Fatalf("runs %+v %v", runs, err)
+	}
+	items, err := b.RunItems(ctx, runs[0].ID, common.ItemFilter{})
+	if err != nil || len(items) < 5 {
+		t.Fatalf("items %d %v", len(items), err)
+	}
+	// Applying the same plan again is refused: it is no longer current.
+	if _, err := b.Apply(ctx, p, false); err == nil {
+		t.Fatal("a used plan was applied twice")
+	}
+}
+
+func TestLocalBackendWholeFlow(t *testing.T) {
+	sims, a := setup(t, 60)
+	exercise(t, backend.NewLocal(a), sims)
+}
+
+func TestRemoteBackendThroughTheServiceSocket(t *testing.T) {
+	sims, a := setup(t, 60)
+	eng, err := a.Users(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A scheduler that waits (no start run within the test) and a socket.
+	sch := &scheduler.Scheduler{Users: eng, Interval: time.Hour, RunLock: &a.RunMu}
+	srv := &backend.Server{Local: backend.NewLocal(a), Sched: sch}
+	sch.OnEvent = srv.Publish
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Listen(ctx, backend.SocketPath(a.Dir)) }()
+	var r *backend.Remote
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if r, err = backend.Dial(ctx, a.Dir); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("dial: %v", err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer r.Close()
+	st, err := r.Status(ctx)
+	if err != nil || st.PID == 0 {
+		t.Fatalf("status %+v %v", st, err)
+	}
+	exercise(t, r, sims)
+	// A second service on the same data dir is refused.
+	if err := (&backend.Server{Local: backend.NewLocal(a), Sched: sch}).Listen(ctx, backend.SocketPath(a.Dir)); err == nil {
+		t.Fatal("a second listener started")
+	}
+	cancel()
+	if err := <-errc; err != nil {
+		t.Fatal(err)
+	}
+}
