@@ -134,7 +134,10 @@ type Change struct {
 	Due      time.Time // the transition time that caused it; zero for a refresh
 	ObjectID string
 	Number   string
-	Action   string // set_profile, restore_profile, forget, error
+	// Action: set_profile, restore_profile, forget (a manual change won),
+	// protected, hold (already on the status), error, or refresh (a refresh
+	// finished; Err set when it failed).
+	Action   string
 	From, To string // profiles
 	Reason   string
 	Err      string

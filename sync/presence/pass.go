@@ -41,6 +41,7 @@ type job struct {
 	keep     *UserState
 	err      string
 	prot     bool
+	hold     bool
 }
 
 // pass brings the users ids to what their timelines ask for now. due maps an
@@ -162,6 +163,12 @@ func (e *Engine) pass(ctx context.Context, ids []string, due map[string]time.Tim
 				c.Action = "error"
 			}
 			changes = append(changes, c)
+		} else if j.prot {
+			changes = append(changes, Change{Time: now, Due: j.due, ObjectID: j.id, Number: j.link.Number, Action: "protected",
+				From: j.cur, Reason: fmt.Sprintf("on protected profile %q: calendar %s ignored", j.cur, reason(j.seg))})
+		} else if j.hold {
+			changes = append(changes, Change{Time: now, Due: j.due, ObjectID: j.id, Number: j.link.Number, Action: "hold",
+				From: j.cur, Reason: fmt.Sprintf("already on %q: nothing set, nothing to restore", j.cur)})
 		} else if j.err != "" {
 			changes = append(changes, Change{Time: now, Due: j.due, ObjectID: j.id, Number: j.link.Number, Action: "error", Err: j.err})
 		}
@@ -338,6 +345,7 @@ func (e *Engine) decide(j *job, s Settings, now time.Time) {
 		if eqFold(j.cur, want) {
 			// Already on that status: leave it, and restore nothing later.
 			j.newState = &UserState{ObjectID: j.id, Number: j.link.Number, Until: j.blockEnd}
+			j.hold = true
 			return
 		}
 		j.write = want
