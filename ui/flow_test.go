@@ -71,6 +71,9 @@ func TestFlowPickFiveApplySeeActivity(t *testing.T) {
 	if got := f.PBXNumbers(); len(got) != 5 || got[0] != "1000" || got[4] != "1004" {
 		t.Fatalf("PBX numbers after the flow: %v, want 1000…1004", got)
 	}
+	if f.Setting("users.scope") != "selected" || strings.Count(f.Setting("users.selected"), ",") != 4 {
+		t.Fatalf("applied scope not saved: %q %q", f.Setting("users.scope"), f.Setting("users.selected"))
+	}
 }
 
 func TestFlowAt80x24(t *testing.T) {

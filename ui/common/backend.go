@@ -42,10 +42,14 @@ type Backend interface {
 	// Explain gives every rule's verdict for one directory user under a
 	// selection (the one the plan on screen was made for).
 	Explain(ctx context.Context, sel Selection, objectID string) (Explanation, error)
-	// Apply executes exactly p. Events arrive on the channel, which is closed
-	// after the final PhaseDone event. Cancelling ctx stops the run after the
-	// current write; the PhaseDone event still arrives (Summary.Canceled).
-	// allowRemovals lets a plan stopped by the removal threshold run.
+	// Apply executes exactly p, a plan this backend made with Plan, and saves
+	// the selection it was made for as users.scope, users.groups and
+	// users.selected (so the service keeps syncing the same users); nothing is
+	// saved when it returns an error. Events arrive on the channel, which is
+	// closed after the final PhaseDone event. Cancelling ctx stops the run
+	// after the current write; the PhaseDone event still arrives
+	// (Summary.Canceled). allowRemovals lets a plan over the removal
+	// threshold run.
 	Apply(ctx context.Context, p plan.Plan, allowRemovals bool) (<-chan progress.Event, error)
 
 	// Runs lists past runs, newest first.

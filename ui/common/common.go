@@ -182,12 +182,9 @@ func Confirm(m ConfirmMsg) tea.Cmd { return func() tea.Msg { return m } }
 // SelectionChosenMsg asks the plan screen to plan a selection.
 type SelectionChosenMsg struct{ Selection Selection }
 
-// StartRunMsg asks the sync screen to apply a plan. Selection is the scope the
-// plan was made for; the sync screen saves it to the settings before applying
-// so the service keeps syncing the same users.
+// StartRunMsg asks the sync screen to apply a plan the admin confirmed.
 type StartRunMsg struct {
 	Plan          plan.Plan
-	Selection     Selection
 	AllowRemovals bool
 }
 

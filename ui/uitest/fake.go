@@ -43,6 +43,8 @@ type Fake struct {
 	runs     []common.Run
 	items    map[uint64][]common.RunItem
 	calls    map[string]int
+	planned  map[string]common.Selection // plan hash → selection, until applied
+	planSeq  int
 }
 
 var firstNames = []string{"Ada", "Björn", "Chloé", "Dmitri", "Emma", "Farid", "Grace", "Hiro", "Ines", "Jonas", "Kofi", "Lena", "Mateo", "Nora", "Omar", "Priya", "Quinn", "Rosa", "Sven", "Tara"}
@@ -58,6 +60,7 @@ func NewFake(n int) *Fake {
 		settings: map[string]string{},
 		items:    map[uint64][]common.RunItem{},
 		calls:    map[string]int{},
+		planned:  map[string]common.Selection{},
 	}
 	for i, d := range departments {
 		f.groups = append(f.groups, common.Group{ID: fmt.Sprintf("g-%02d", i), Name: d})
@@ -515,7 +518,9 @@ func (f *Fake) Plan(ctx context.Context, sel common.Selection) (plan.Plan, error
 				Message: fmt.Sprintf("%d extensions would be disabled, more than users.max_removals allows (%d)", removals, limit)}
 		}
 	}
-	p.Hash = fmt.Sprintf("%x-%d", len(changes), p.Counts[plan.ActCreate])
+	f.planSeq++
+	p.Hash = fmt.Sprintf("fake-plan-%d", f.planSeq)
+	f.planned[p.Hash] = sel
 	return p, nil
 }
 
@@ -551,6 +556,15 @@ func (f *Fake) Apply(ctx context.Context, p plan.Plan, allowRemovals bool) (<-ch
 		return nil, errors.New("apply: the directory answer was empty; nothing is applied")
 	}
 	f.mu.Lock()
+	sel, ok := f.planned[p.Hash]
+	if !ok {
+		f.mu.Unlock()
+		return nil, errors.New("apply: this plan is no longer current: preview it again")
+	}
+	delete(f.planned, p.Hash)
+	f.settings["users.scope"] = string(sel.Scope)
+	f.settings["users.groups"] = strings.Join(sel.Groups, ",")
+	f.settings["users.selected"] = strings.Join(sel.Users, ",")
 	runID := uint64(len(f.runs) + 1)
 	run := common.Run{ID: runID, Kind: "users", Trigger: "tui", Started: time.Now(), Status: "running", Done: map[plan.Action]int{}, Failed: map[plan.Action]int{}}
 	f.runs = append(f.runs, run)

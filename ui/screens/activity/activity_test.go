@@ -24,10 +24,16 @@ func TestRunsItemsAndFilter(t *testing.T) {
 	for _, u := range snap.Users[:4] {
 		sel.Users = append(sel.Users, u.ObjectID)
 	}
-	p, _ := f.Plan(ctx, sel)
-	ch, _ := f.Apply(ctx, p, false)
-	for range ch {
+	apply := func() {
+		p, _ := f.Plan(ctx, sel)
+		ch, err := f.Apply(ctx, p, false)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for range ch {
+		}
 	}
+	apply()
 
 	c := common.NewContext(ctx, f, false)
 	s := activity.New(c)
@@ -60,9 +66,7 @@ func TestRunsItemsAndFilter(t *testing.T) {
 		t.Fatalf("esc did not go back to the runs:\n%s", out)
 	}
 	// A finished run reloads the list.
-	ch, _ = f.Apply(ctx, p, false)
-	for range ch {
-	}
+	apply()
 	uitest.Send(s.Update, idle, common.RunFinishedMsg{RunID: 2})
 	if out := ansi.Strip(s.View()); !strings.Contains(out, "#2") {
 		t.Fatalf("new run not listed:\n%s", out)

@@ -281,10 +281,10 @@ func (s *Screen) apply() tea.Cmd {
 	if s.c.RunActive {
 		return common.Status("a run is active: wait for it on the Sync screen", true)
 	}
-	p, sel := s.plan, s.sel
+	p := s.plan
 	start := func(allow bool) tea.Cmd {
 		return tea.Batch(
-			func() tea.Msg { return common.StartRunMsg{Plan: p, Selection: sel, AllowRemovals: allow} },
+			func() tea.Msg { return common.StartRunMsg{Plan: p, AllowRemovals: allow} },
 			common.Navigate(common.ScreenSync),
 		)
 	}

@@ -25,7 +25,6 @@ const RecentMax = 500
 // KeyMap is the Sync screen's keys.
 type KeyMap struct {
 	Cancel   key.Binding
-	Allow    key.Binding
 	Activity key.Binding
 	Plan     key.Binding
 }
@@ -33,7 +32,6 @@ type KeyMap struct {
 func defaultKeys() KeyMap {
 	return KeyMap{
 		Cancel:   common.Bind("esc/x", "cancel run", "esc", "x"),
-		Allow:    common.Bind("y", "allow removals and run", "y"),
 		Activity: common.Bind("enter", "open in activity", "enter"),
 		Plan:     common.Bind("p", "back to plan", "p"),
 	}
@@ -65,8 +63,6 @@ type Screen struct {
 	cancel  context.CancelFunc
 	ch      <-chan progress.Event
 	running bool
-	p       plan.Plan
-	sel     common.Selection
 	allowed bool
 
 	runID    uint64 // the engine's run ID
@@ -122,7 +118,7 @@ func (s *Screen) start(m common.StartRunMsg) tea.Cmd {
 	s.id = s.c.NextID()
 	ctx, cancel := context.WithCancel(s.c.Ctx())
 	s.cancel, s.running, s.c.RunActive = cancel, true, true
-	s.p, s.sel, s.allowed = m.Plan, m.Selection, m.AllowRemovals
+	s.allowed = m.AllowRemovals
 	s.runID, s.phase, s.current, s.done, s.total = 0, "", "", 0, 0
 	s.ok, s.failed = map[plan.Action]int{}, map[plan.Action]int{}
 	s.recent, s.head, s.errCount, s.summary, s.startErr = nil, 0, 0, nil, nil
@@ -133,11 +129,8 @@ func (s *Screen) start(m common.StartRunMsg) tea.Cmd {
 			s.total += n
 		}
 	}
-	id, p, sel, allow, b, c := s.id, m.Plan, m.Selection, m.AllowRemovals, s.c.Backend, s.c
+	id, p, allow, b, c := s.id, m.Plan, m.AllowRemovals, s.c.Backend, s.c
 	run := c.Do(func(context.Context) tea.Msg {
-		if err := SaveSelection(ctx, b, sel); err != nil {
-			return startedMsg{id: id, err: err}
-		}
 		ch, err := b.Apply(ctx, p, allow)
 		if err == nil {
 			c.TrackRun(id, ch)
@@ -145,31 +138,6 @@ func (s *Screen) start(m common.StartRunMsg) tea.Cmd {
 		return startedMsg{id: id, ch: ch, err: err}
 	})
 	return tea.Batch(run, s.tick())
-}
-
-// SaveSelection stores the selection as users.scope, users.groups and
-// users.selected so later runs (and the service) sync the same users.
-func SaveSelection(ctx context.Context, b common.Backend, sel common.Selection) error {
-	set := func(k string, vs []string) error {
-		if len(vs) == 0 {
-			return b.UnsetSetting(ctx, k)
-		}
-		return b.SetSetting(ctx, k, strings.Join(vs, ","))
-	}
-	if err := b.SetSetting(ctx, "users.scope", string(sel.Scope)); err != nil {
-		return fmt.Errorf("save scope: %w", err)
-	}
-	switch sel.Scope {
-	case common.ScopeGroups:
-		if err := set("users.groups", sel.Groups); err != nil {
-			return fmt.Errorf("save groups: %w", err)
-		}
-	case common.ScopeSelected, common.ScopeAllExcept:
-		if err := set("users.selected", sel.Users); err != nil {
-			return fmt.Errorf("save chosen users: %w", err)
-		}
-	}
-	return nil
 }
 
 func wait(id uint64, ch <-chan progress.Event) tea.Cmd {
@@ -280,15 +248,6 @@ func (s *Screen) key(k tea.KeyPressMsg) tea.Cmd {
 			Body:   "Changes already written stay. The run stops after the current write and the rest of the plan is not applied.",
 			YesKey: "cancel the run",
 			Yes:    func() tea.Msg { cancel(); return common.StatusMsg{Text: "cancelling after the current write…"} },
-		})
-	case !s.running && s.summary != nil && s.summary.Guard != nil && !s.allowed && key.Matches(k, s.keys.Allow):
-		g := s.summary.Guard
-		p, sel := s.p, s.sel
-		return common.Confirm(common.ConfirmMsg{
-			Title:  "Allow removals?",
-			Body:   fmt.Sprintf("%s\n%d removals, limit %d. Run the same plan with removals allowed?", g.Message, g.Count, g.Limit),
-			YesKey: "allow removals and run",
-			Yes:    func() tea.Msg { return common.StartRunMsg{Plan: p, Selection: sel, AllowRemovals: true} },
 		})
 	case !s.running && key.Matches(k, s.keys.Activity) && s.summary != nil:
 		return common.Navigate(common.ScreenActivity)
@@ -419,7 +378,7 @@ func (s *Screen) summaryLines() []string {
 	case sum.Guard != nil:
 		out = append(out, st.Warn.Render("STOPPED by a guard: "+sum.Guard.Message))
 		if sum.Guard.Kind == "removal_threshold" && !s.allowed {
-			out = append(out, "Nothing was written. y allows the removals and runs again · p back to the plan")
+			out = append(out, "Nothing was written. p goes back to the plan, which asks whether to allow the removals.")
 		}
 	case sum.Canceled:
 		out = append(out, st.Warn.Render("CANCELLED: "+head))
@@ -439,13 +398,10 @@ func (s *Screen) ShortHelp() []key.Binding {
 	if s.running {
 		return []key.Binding{s.keys.Cancel}
 	}
-	if s.summary != nil && s.summary.Guard != nil && !s.allowed {
-		return []key.Binding{s.keys.Allow, s.keys.Plan}
-	}
 	return []key.Binding{s.keys.Activity, s.keys.Plan}
 }
 
 // FullHelp is the `?` help.
 func (s *Screen) FullHelp() [][]key.Binding {
-	return [][]key.Binding{{s.keys.Cancel, s.keys.Allow, s.keys.Activity, s.keys.Plan}}
+	return [][]key.Binding{{s.keys.Cancel, s.keys.Activity, s.keys.Plan}}
 }

@@ -47,12 +47,7 @@ func TestLiveProgressErrorsAndSummaryStay(t *testing.T) {
 	f := uitest.NewFake(5)
 	b := &chanBackend{Fake: f, ch: make(chan progress.Event)}
 	c, s := setup(t, b)
-	sel := common.Selection{Scope: common.ScopeSelected, Users: []string{"id-1", "id-2"}}
-	// Start: the selection is saved before the run.
-	started := uitest.Collect(s.Update(common.StartRunMsg{Plan: planOf(4), Selection: sel}), idle)
-	if f.Setting("users.scope") != "selected" || f.Setting("users.selected") != "id-1,id-2" {
-		t.Fatalf("selection not saved: scope %q selected %q", f.Setting("users.scope"), f.Setting("users.selected"))
-	}
+	started := uitest.Collect(s.Update(common.StartRunMsg{Plan: planOf(4)}), idle)
 	if !c.RunActive || !s.Running() {
 		t.Fatal("run not active")
 	}
@@ -117,7 +112,7 @@ func TestCancelAsksFirst(t *testing.T) {
 	c, s := setup(t, f)
 	p, _ := f.Plan(context.Background(), common.Selection{Scope: common.ScopeAll})
 	var wait tea.Cmd
-	for _, m := range uitest.Collect(s.Update(common.StartRunMsg{Plan: p, Selection: common.Selection{Scope: common.ScopeAll}}), idle) {
+	for _, m := range uitest.Collect(s.Update(common.StartRunMsg{Plan: p}), idle) {
 		wait = s.Update(m)
 	}
 	msgs := uitest.Collect(s.Update(uitest.Key("esc")), idle)
