@@ -288,15 +288,22 @@ func (s *Screen) Update(msg tea.Msg) tea.Cmd {
 		}
 		return nil
 	case savedMsg:
-		for _, fs := range s.fields {
-			for _, f := range fs {
-				if f.saveI == msg.id {
-					f.err, f.saved = msg.err, msg.err == nil
-					if msg.err == nil {
-						k := f.key
-						return tea.Batch(s.load(), func() tea.Msg { return common.SettingsChangedMsg{Key: k} })
-					}
+		for step, fs := range s.fields {
+			for i, f := range fs {
+				if f.saveI != msg.id {
+					continue
 				}
+				f.err, f.saved = msg.err, msg.err == nil
+				if msg.err != nil {
+					return nil
+				}
+				k := f.key
+				cmds := []tea.Cmd{s.load(), func() tea.Msg { return common.SettingsChangedMsg{Key: k} }}
+				// The last PBX field saved: log in right away.
+				if step == StepPBX && i == len(fs)-1 {
+					cmds = append(cmds, s.runCheck(StepPBX))
+				}
+				return tea.Batch(cmds...)
 			}
 		}
 		return nil

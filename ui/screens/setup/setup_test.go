@@ -140,3 +140,34 @@ func TestFitsAt80x24(t *testing.T) {
 		}
 	}
 }
+
+func TestPBXFieldsSavedThenLoginChecked(t *testing.T) {
+	f := uitest.NewFake(1)
+	s := newScreen(t, f, 100, 30)
+	s.SetStep(setup.StepPBX)
+	press(s, "e")
+	typ(s, "http://pbx")
+	if out := view(s); !strings.Contains(out, "[invalid] pbx.url") {
+		t.Fatalf("plain http accepted:\n%s", out)
+	}
+	for range len("http://pbx") {
+		press(s, "backspace")
+	}
+	typ(s, "https://pbx.example.com")
+	press(s, "enter")
+	typ(s, "pbx365")
+	press(s, "enter")
+	typ(s, "api-key-value")
+	if strings.Contains(view(s), "api-key-value") {
+		t.Fatal("API key echoed")
+	}
+	press(s, "enter")
+	out := view(s)
+	if f.Calls("CheckPBX") != 1 || !strings.Contains(out, "[ok] version  20.0.10.100") || !strings.Contains(out, "[x] · PBX connection") {
+		t.Fatalf("login not checked after saving (calls %d):\n%s", f.Calls("CheckPBX"), out)
+	}
+	s.SetStep(setup.StepRegister)
+	if !strings.Contains(view(s), "https://pbx.example.com/oauth2office2") {
+		t.Fatalf("redirect URI:\n%s", view(s))
+	}
+}
