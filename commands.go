@@ -10,8 +10,8 @@ import (
 
 // The command table: names, synopses and help text of PRODUCT.md's interface.
 func init() {
-	register(command{name: "", usage: "", summary: "The terminal UI (setup wizard on first start).", run: notYet("")})
-	register(command{name: "demo", usage: "demo [--users N]", summary: "The terminal UI against a built-in simulated tenant and PBX; nothing to configure.", run: notYet("demo")})
+	register(command{name: "", usage: "", summary: "The terminal UI (setup wizard on first start); attaches to a running pbx365 serve.", run: runTUI})
+	register(command{name: "demo", usage: "demo [--users N]", summary: "The terminal UI against a built-in simulated tenant and PBX; nothing to configure.", run: runDemo})
 	register(command{name: "sync", usage: "sync [--users|--contacts|--all] [--dry-run] [--yes] [--allow-removals] [--json]",
 		summary: "Plan, print the plan, and apply it (headless): a full reconcile.\nExit 0 ok (skips and conflicts are not failures), 1 some writes failed, 2 stopped by a guard.", run: runSync})
 	register(command{name: "serve", usage: "serve", summary: "The service: schedules, change notifications, calendar presence, contacts.\nSIGTERM or SIGINT: writes in flight finish and settle, then it exits 0.", run: runServe})
@@ -24,7 +24,7 @@ func init() {
 	register(command{name: "bench", usage: "bench [--users N] [--changes N] [--graph-latency D] [--pbx-latency D]",
 		summary: "Measure a full sync and an incremental sync against the simulators with injected latency.", run: runBench})
 	register(command{name: "sso", usage: "sso apply [--yes]", summary: "Write the tenant and app ID into the PBX's Microsoft 365 settings and enable sign-in there.\nShows the change first; never turns on 3CX's own user sync.", run: runSSO})
-	register(command{name: "service", usage: "service install [--enable] | status", summary: "Install or inspect the systemd unit for 'pbx365 serve'.", run: notYet("service")})
+	register(command{name: "service", usage: "service install [--enable] | status", summary: "Install or inspect the systemd unit for 'pbx365 serve'.", run: runService})
 }
 
 func (env *cmdEnv) io() cli.IO { return cli.IO{In: env.stdin, Out: env.stdout, Err: env.stderr} }
@@ -157,4 +157,46 @@ func runServe(ctx context.Context, env *cmdEnv, args []string) int {
 		return code
 	}
 	return cli.Serve(ctx, env.dataDir, env.io())
+}
+
+func runService(_ context.Context, env *cmdEnv, args []string) int {
+	c, _ := findCommand("service")
+	fs := newFlags(env, c)
+	if len(args) == 0 {
+		fs.Usage()
+		return 2
+	}
+	switch args[0] {
+	case "install":
+		var opt cli.ServiceOptions
+		fs.BoolVar(&opt.Enable, "enable", false, "systemctl enable --now the unit")
+		fs.StringVar(&opt.UnitDir, "unit-dir", "/etc/systemd/system", "where to write pbx365.service")
+		if code, ok := parseFlags(fs, args[1:]); !ok {
+			return code
+		}
+		return cli.ServiceInstall(env.dataDir, opt, env.io())
+	case "status":
+		if code, ok := parseFlags(fs, args[1:]); !ok {
+			return code
+		}
+		return cli.ServiceStatus(env.dataDir, env.io())
+	}
+	fs.Usage()
+	return 2
+}
+
+func runTUI(ctx context.Context, env *cmdEnv, args []string) int {
+	return cli.TUI(ctx, env.dataDir, env.io())
+}
+
+func runDemo(ctx context.Context, env *cmdEnv, args []string) int {
+	c, _ := findCommand("demo")
+	fs := newFlags(env, c)
+	var opt cli.DemoOptions
+	fs.IntVar(&opt.Users, "users", 300, "directory users of the simulated tenant (10 to 100000)")
+	fs.Int64Var(&opt.Seed, "seed", 1, "generator seed")
+	if code, ok := parseFlags(fs, args); !ok {
+		return code
+	}
+	return cli.Demo(ctx, opt, env.io())
 }

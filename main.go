@@ -146,16 +146,3 @@ func parseFlags(fs *flag.FlagSet, args []string) (code int, ok bool) {
 	}
 	return 0, true
 }
-
-// notYet is the body of a command that a later issue builds.
-func notYet(name string) func(context.Context, *cmdEnv, []string) int {
-	return func(_ context.Context, env *cmdEnv, args []string) int {
-		c, _ := findCommand(name)
-		fs := newFlags(env, c)
-		if code, ok := parseFlags(fs, args); !ok {
-			return code
-		}
-		fmt.Fprintf(env.stderr, "pbx365 %s: not available yet in this build\n", name)
-		return 1
-	}
-}
