@@ -15,6 +15,7 @@ import (
 	"charm.land/bubbles/v2/textinput"
 	tea "charm.land/bubbletea/v2"
 	"charm.land/lipgloss/v2"
+	"github.com/charmbracelet/x/ansi"
 
 	"github.com/pbx365/pbx365/ui/common"
 )
@@ -556,7 +557,17 @@ func (s *Screen) detail(w int) []string {
 	st := s.c.Styles
 	set := s.setup
 	var out []string
-	add := func(lines ...string) { out = append(out, lines...) }
+	// Lines too wide for the pane wrap (losing their colour, never their
+	// text markers).
+	add := func(lines ...string) {
+		for _, l := range lines {
+			if lipgloss.Width(l) <= w {
+				out = append(out, l)
+				continue
+			}
+			out = append(out, common.Wrap(ansi.Strip(l), w)...)
+		}
+	}
 	title := func(t string) { add(st.Title.Render(t), "") }
 	switch s.step {
 	case StepRegister:
@@ -565,7 +576,8 @@ func (s *Screen) detail(w int) []string {
 		if set.RedirectURI != "" {
 			add("Redirect URI (Web) for the PBX's Microsoft sign-in:", "  "+st.Key.Render(set.RedirectURI))
 		} else {
-			add(st.Warn.Render("Redirect URI: https://<pbx-fqdn>/oauth2office2"), s.para(w, "set the PBX URL (PBX connection step) to see the exact one")[0])
+			add(st.Warn.Render("Redirect URI: https://<pbx-fqdn>/oauth2office2"))
+			add(s.para(w, "(set the PBX URL in the PBX connection step to see the exact one)")...)
 		}
 		add(s.para(w, "Then copy the Directory (tenant) ID and the Application (client) ID from the app's Overview page:")...)
 		add("")
@@ -688,13 +700,18 @@ func (s *Screen) fieldLines(step Step, w int) []string {
 			}
 		}
 		out = append(out, label+" "+val)
+		wrapped := func(text string) {
+			for _, l := range common.Wrap(text, w-2) {
+				out = append(out, st.Error.Render("  "+l))
+			}
+		}
 		switch {
 		case f.err != nil:
-			out = append(out, st.Error.Render("  [error] "+f.err.Error()))
+			wrapped("[error] " + f.err.Error())
 		case f.saved:
 			out = append(out, st.OK.Render("  [ok] saved"))
 		case f.check && f.valid != nil:
-			out = append(out, st.Error.Render("  [invalid] "+f.valid.Error()))
+			wrapped("[invalid] " + f.valid.Error())
 		case f.check:
 			out = append(out, st.OK.Render("  [valid]"))
 		}
