@@ -27,7 +27,8 @@
 //	├── intents           ╘ <seq>        : JSON Intent, open intents only (v1)
 //	├── intents_settled   ╘ <seq>        : JSON Intent with Outcome and Settled (v1)
 //	├── presence          ╘ <object id>  : JSON Presence (v1)
-//	└── contact_maps      ╘ <phonebook> 0x00 <source id> : JSON ContactMap (v1)
+//	├── contact_maps      ╘ <phonebook> 0x00 <source id> : JSON ContactMap (v1)
+//	└── subscriptions     ╘ <resource>   : JSON Subscription, Graph change-notification subscriptions (v4)
 //
 // Every migration runs at Open, all pending ones in one read-write
 // transaction together with the new schema_version, so a store is always at
@@ -58,6 +59,7 @@ var (
 	bucketLinksByNumber  = []byte("links_by_number") // v2
 	bucketAuditByRun     = []byte("audit_by_run")    // v3
 	bucketAuditByUser    = []byte("audit_by_user")   // v3
+	bucketSubscriptions  = []byte("subscriptions")   // v4
 )
 
 // Meta keys.
@@ -79,6 +81,7 @@ var migrations = []migration{
 	{version: 1, name: "create the buckets", apply: migrateV1},
 	{version: 2, name: "index links by number", apply: migrateV2},
 	{version: 3, name: "index the audit log by run and by user", apply: migrateV3},
+	{version: 4, name: "store change-notification subscriptions", apply: migrateV4},
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -141,6 +144,13 @@ func migrateV3(tx *bolt.Tx) error {
 	return idx.write(tx)
 }
 
+func migrateV4(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketSubscriptions); err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketSubscriptions, err)
+	}
+	return nil
+}
+
 // readSchemaVersion returns 0 for a new (empty) file.
 func readSchemaVersion(tx *bolt.Tx) (uint64, error) {
 	meta := tx.Bucket(bucketMeta)
@@ -198,6 +208,7 @@ var bucketsOf = map[uint64][][]byte{
 		bucketIntentsSettled, bucketPresence, bucketContactMaps},
 	2: {bucketLinksByNumber},
 	3: {bucketAuditByRun, bucketAuditByUser},
+	4: {bucketSubscriptions},
 }
 
 // checkBuckets refuses a store that claims a version but lacks one of its
