@@ -316,7 +316,11 @@ func (e *Engine) refreshAll(ctx context.Context) error {
 	}
 	e.mu.Unlock()
 	slices.Sort(ids)
-	return e.pass(ctx, ids, nil)
+	if err := e.pass(ctx, ids, nil); err != nil {
+		return err
+	}
+	e.prefetchProfiles(ctx, now)
+	return nil
 }
 
 // targets resolves the calendar users: their links and addresses. errs holds

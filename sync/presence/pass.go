@@ -386,13 +386,20 @@ func (e *Engine) writePBX(ctx context.Context, jobs []*job) {
 	})
 }
 
-// forEach runs fn on the jobs, Concurrency at a time.
+// forEach runs fn on the jobs, Concurrency at a time; jobs not started
+// because ctx ended get its error.
 func (e *Engine) forEach(ctx context.Context, jobs []*job, fn func(*job)) {
-	sem := make(chan struct{}, e.Concurrency)
+	parallel(ctx, e.Concurrency, jobs, fn, func(j *job, err error) { j.err = err.Error() })
+}
+
+// parallel runs fn on items, n at a time, until ctx ends (skipped items go
+// to skip).
+func parallel[T any](ctx context.Context, n int, items []T, fn func(T), skip func(T, error)) {
+	sem := make(chan struct{}, n)
 	var wg sync.WaitGroup
-	for _, j := range jobs {
-		if ctx.Err() != nil {
-			j.err = ctx.Err().Error()
+	for _, it := range items {
+		if err := ctx.Err(); err != nil {
+			skip(it, err)
 			continue
 		}
 		sem <- struct{}{}
@@ -400,10 +407,36 @@ func (e *Engine) forEach(ctx context.Context, jobs []*job, fn func(*job)) {
 		go func() {
 			defer wg.Done()
 			defer func() { <-sem }()
-			fn(j)
+			fn(it)
 		}()
 	}
 	wg.Wait()
+}
+
+// prefetchProfiles reads, ahead of time, the profile lists of the users
+// whose next transition (before the next refresh) sets a status, so the
+// transition itself is one read and one write.
+func (e *Engine) prefetchProfiles(ctx context.Context, now time.Time) {
+	e.mu.Lock()
+	horizon := now.Add(e.settings.Refresh)
+	var ids []int32
+	for id, u := range e.users {
+		if u.next.IsZero() || u.next.After(horizon) || e.states[id] != nil {
+			continue
+		}
+		if c, ok := e.profiles[u.link.PBXUserID]; ok && u.next.Sub(c.at) < e.ProfileTTL {
+			continue
+		}
+		if seg, _, _, ok := u.tl.At(u.next); ok && seg.Kind != KindNone {
+			ids = append(ids, u.link.PBXUserID)
+		}
+	}
+	e.mu.Unlock()
+	parallel(ctx, e.Concurrency, ids, func(id int32) {
+		if _, err := e.userProfiles(ctx, id); err != nil {
+			e.Log.Debug("prefetch profiles", "pbx_user", id, "err", err)
+		}
+	}, func(int32, error) {})
 }
 
 // resolveProfile finds the internal Name of a configured profile, matched on
