@@ -28,7 +28,8 @@
 //	├── intents_settled   ╘ <seq>        : JSON Intent with Outcome and Settled (v1)
 //	├── presence          ╘ <object id>  : JSON Presence (v1)
 //	├── contact_maps      ╘ <phonebook> 0x00 <source id> : JSON ContactMap (v1)
-//	└── subscriptions     ╘ <resource>   : JSON Subscription, Graph change-notification subscriptions (v4)
+//	├── subscriptions     ╘ <resource>   : JSON Subscription, Graph change-notification subscriptions (v4)
+//	└── alerts            ╘ <problem key> : JSON Alert, when the report mailer last mailed it (v5)
 //
 // Every migration runs at Open, all pending ones in one read-write
 // transaction together with the new schema_version, so a store is always at
@@ -60,6 +61,7 @@ var (
 	bucketAuditByRun     = []byte("audit_by_run")    // v3
 	bucketAuditByUser    = []byte("audit_by_user")   // v3
 	bucketSubscriptions  = []byte("subscriptions")   // v4
+	bucketAlerts         = []byte("alerts")          // v5
 )
 
 // Meta keys.
@@ -82,6 +84,7 @@ var migrations = []migration{
 	{version: 2, name: "index links by number", apply: migrateV2},
 	{version: 3, name: "index the audit log by run and by user", apply: migrateV3},
 	{version: 4, name: "store change-notification subscriptions", apply: migrateV4},
+	{version: 5, name: "remember mailed alerts", apply: migrateV5},
 }
 
 // SchemaVersion is the newest schema this binary knows.
@@ -151,6 +154,13 @@ func migrateV4(tx *bolt.Tx) error {
 	return nil
 }
 
+func migrateV5(tx *bolt.Tx) error {
+	if _, err := tx.CreateBucketIfNotExists(bucketAlerts); err != nil {
+		return fmt.Errorf("create bucket %s: %w", bucketAlerts, err)
+	}
+	return nil
+}
+
 // readSchemaVersion returns 0 for a new (empty) file.
 func readSchemaVersion(tx *bolt.Tx) (uint64, error) {
 	meta := tx.Bucket(bucketMeta)
@@ -209,6 +219,7 @@ var bucketsOf = map[uint64][][]byte{
 	2: {bucketLinksByNumber},
 	3: {bucketAuditByRun, bucketAuditByUser},
 	4: {bucketSubscriptions},
+	5: {bucketAlerts},
 }
 
 // checkBuckets refuses a store that claims a version but lacks one of its

@@ -52,12 +52,12 @@ func bucketNames(t *testing.T, s *Store) []string {
 func TestFreshStoreHasEveryBucketAndTheNewestVersion(t *testing.T) {
 	s := openTemp(t)
 	got := strings.Join(bucketNames(t, s), " ")
-	want := "audit_by_run audit_by_user contact_maps delta_tokens intents intents_settled links links_by_number meta presence run_items runs settings subscriptions"
+	want := "alerts audit_by_run audit_by_user contact_maps delta_tokens intents intents_settled links links_by_number meta presence run_items runs settings subscriptions"
 	if got != want {
 		t.Errorf("buckets %q, want %q", got, want)
 	}
-	if v, _ := s.SchemaVersion(); v != 4 || SchemaVersion != 4 {
-		t.Errorf("version %d / %d, want 4", v, SchemaVersion)
+	if v, _ := s.SchemaVersion(); v != 5 || SchemaVersion != 5 {
+		t.Errorf("version %d / %d, want 5", v, SchemaVersion)
 	}
 	s.db.View(func(tx *bolt.Tx) error {
 		if tx.Bucket(bucketMeta).Get(keyCreatedAt) == nil {

@@ -72,8 +72,8 @@ func TestMigrationV4AddsSubscriptionsAndKeepsV3Data(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	if v, _ := s.SchemaVersion(); v != 4 {
-		t.Errorf("version %d, want 4", v)
+	if v, _ := s.SchemaVersion(); v != SchemaVersion {
+		t.Errorf("version %d, want %d (Open migrates to the newest)", v, SchemaVersion)
 	}
 	if l, ok, err := s.LinkByNumber("101"); err != nil || !ok || l.ObjectID != "oid-a" {
 		t.Errorf("v3 link lost: %+v %v %v", l, ok, err)
