@@ -479,6 +479,10 @@ func (s *Sim) decodeGraphBody(w http.ResponseWriter, r *http.Request, v any, typ
 		s.graphError(w, r, http.StatusBadRequest, "BadRequest", "Empty Payload. JSON content expected.")
 		return false
 	}
+	if raw, err = stripODataAnnotations(raw); err != nil { // annotations.go
+		s.graphError(w, r, http.StatusBadRequest, "RequestBodyRead", err.Error())
+		return false
+	}
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
