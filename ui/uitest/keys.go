@@ -129,3 +129,23 @@ func Send(update func(tea.Msg) tea.Cmd, idle time.Duration, msgs ...tea.Msg) []t
 	}
 	return seen
 }
+
+// Idle is how long Press and TypeText wait for a quiet loop.
+const Idle = 80 * time.Millisecond
+
+// Press sends named keys (see Key) one by one, pumping after each, and
+// returns every message delivered.
+func Press(update func(tea.Msg) tea.Cmd, keys ...string) []tea.Msg {
+	var out []tea.Msg
+	for _, k := range keys {
+		out = append(out, Send(update, Idle, Key(k))...)
+	}
+	return out
+}
+
+// TypeText types text one character at a time, pumping after each.
+func TypeText(update func(tea.Msg) tea.Cmd, text string) {
+	for _, k := range Type(text) {
+		Send(update, Idle, k)
+	}
+}

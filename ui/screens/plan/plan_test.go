@@ -29,13 +29,7 @@ func newScreen(t *testing.T, f *uitest.Fake) (*common.Context, planScreen) {
 	return c, s
 }
 
-func press(s common.Screen, keys ...string) []tea.Msg {
-	var out []tea.Msg
-	for _, k := range keys {
-		out = append(out, uitest.Send(s.Update, idle, uitest.Key(k))...)
-	}
-	return out
-}
+func press(s common.Screen, keys ...string) []tea.Msg { return uitest.Press(s.Update, keys...) }
 
 func chosen(f *uitest.Fake, n int) common.Selection {
 	snap, _ := f.Directory(context.Background())

@@ -486,9 +486,13 @@ func (s *Screen) editorLines(v common.SettingValue) []string {
 	case s.saving:
 		out = append(out, st.Muted.Render("saving…"))
 	case s.saveErr != nil:
-		out = append(out, st.Error.Render("[error] not saved: "+s.saveErr.Error()))
+		for _, l := range common.Wrap("[error] not saved: "+s.saveErr.Error(), s.width) {
+			out = append(out, st.Error.Render(l))
+		}
 	case s.checked && s.validErr != nil:
-		out = append(out, st.Error.Render("[invalid] "+s.validErr.Error()))
+		for _, l := range common.Wrap("[invalid] "+s.validErr.Error(), s.width) {
+			out = append(out, st.Error.Render(l))
+		}
 	case s.checked && v.Kind == common.KindDuration && s.shortDuration():
 		out = append(out, st.Warn.Render("[warning] below 1m every run reads Graph that often: mind the load and throttling"))
 	case s.checked:

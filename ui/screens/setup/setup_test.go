@@ -24,19 +24,9 @@ func newScreen(t *testing.T, f *uitest.Fake, w, h int) *setup.Screen {
 	return s
 }
 
-func press(s *setup.Screen, keys ...string) []tea.Msg {
-	var out []tea.Msg
-	for _, k := range keys {
-		out = append(out, uitest.Send(s.Update, idle, uitest.Key(k))...)
-	}
-	return out
-}
+func press(s *setup.Screen, keys ...string) []tea.Msg { return uitest.Press(s.Update, keys...) }
 
-func typ(s *setup.Screen, text string) {
-	for _, k := range uitest.Type(text) {
-		uitest.Send(s.Update, idle, k)
-	}
-}
+func typ(s *setup.Screen, text string) { uitest.TypeText(s.Update, text) }
 
 func view(s *setup.Screen) string { return ansi.Strip(s.View()) }
 

@@ -27,19 +27,9 @@ func newScreen(t testing.TB, b common.Backend, w, h int) *users.Screen {
 	return s
 }
 
-func press(s *users.Screen, keys ...string) []tea.Msg {
-	msgs := make([]tea.Msg, len(keys))
-	for i, k := range keys {
-		msgs[i] = uitest.Key(k)
-	}
-	return uitest.Send(s.Update, idle, msgs...)
-}
+func press(s *users.Screen, keys ...string) []tea.Msg { return uitest.Press(s.Update, keys...) }
 
-func typ(s *users.Screen, text string) {
-	for _, k := range uitest.Type(text) {
-		uitest.Send(s.Update, idle, k)
-	}
-}
+func typ(s *users.Screen, text string) { uitest.TypeText(s.Update, text) }
 
 func TestFilterAsYouTypeAndSelectionSurvives(t *testing.T) {
 	s := newScreen(t, uitest.NewFake(300), 100, 30)
