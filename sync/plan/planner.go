@@ -179,6 +179,9 @@ func (p *planner) indexLinks() {
 		slices.Sort(ids)
 		ids = slices.Compact(ids)
 		for _, id := range ids {
+			if id == "" {
+				continue // a link nobody can be matched to: its number stays taken
+			}
 			if old, ok := p.badLink[id]; !ok || why < old {
 				p.badLink[id] = why
 			}
@@ -237,6 +240,9 @@ func (p *planner) directory() map[string]bool {
 	removed := map[string]string{}
 	if !in.Full {
 		for _, r := range in.Removed {
+			if r.ID == "" {
+				continue
+			}
 			if old, ok := removed[r.ID]; !ok || r.Reason > old {
 				removed[r.ID] = r.Reason
 			}
