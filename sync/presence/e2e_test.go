@@ -562,3 +562,36 @@ func TestSelectedUsersAndMissingMailbox(t *testing.T) {
 		t.Errorf("%d users in the snapshot with the calendar off", n)
 	}
 }
+
+func TestProfileNamesFromSettings(t *testing.T) {
+	e := newEnv(t, 40, map[string]string{"calendar.busy_profile": "lunch", "calendar.away_profile": "Gone fishing"})
+	us := e.users(3)
+	u, v, w := us[0], us[1], us[2]
+	e.meeting(u, 5, 10, "busy", "Custom name")
+	e.meeting(v, 5, 10, "oof", "Unknown profile")
+	e.setProfile(w, "Custom 1") // already on the busy status
+	e.meeting(w, 5, 10, "busy", "Already")
+	e.start()
+	e.advance(5)
+	// The busy profile is given by its custom name (any case): Custom 1 is "Lunch".
+	if c := e.await(u.ObjectID, "set_profile"); c.To != "Custom 1" {
+		t.Errorf("set %q, want Custom 1", c.To)
+	}
+	if c := e.await(v.ObjectID, "error"); !strings.Contains(c.Err, `"Gone fishing"`) || !strings.Contains(c.Err, "calendar.away_profile") {
+		t.Errorf("unknown profile error %q does not name it and the setting", c.Err)
+	}
+	e.await(w.ObjectID, "hold")
+	if s := e.snapshot(v); !strings.Contains(s.Err, "Gone fishing") {
+		t.Errorf("snapshot %+v, want the error", s)
+	}
+	wBefore := e.writes(w)
+	e.advance(10)
+	e.await(u.ObjectID, "restore_profile")
+	e.want(u, "Available")
+	e.want(v, "Available")
+	e.refresh()
+	e.want(w, "Custom 1") // nothing set, nothing restored
+	if n := e.writes(w) - wBefore; n != 0 {
+		t.Errorf("%d writes for a user already on the status", n)
+	}
+}
