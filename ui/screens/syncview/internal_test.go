@@ -2,6 +2,7 @@ package syncview
 
 import (
 	"context"
+	"strings"
 	"testing"
 
 	"github.com/pbx365/pbx365/sync/plan"
@@ -56,7 +57,15 @@ func TestRecentIsARingBuffer(t *testing.T) {
 	if r[0].Number != string(rune('A'+20%26)) || r[len(r)-1].Number != string(rune('A'+(n-1)%26)) {
 		t.Fatalf("ring order: first %q last %q", r[0].Number, r[len(r)-1].Number)
 	}
-	if s.errCount != (n+6)/7 {
-		t.Fatalf("errors counted %d, want %d", s.errCount, (n+6)/7)
+	if s.errCount != (n+6)/7 || len(s.errs) != min(ErrorsMax, s.errCount) {
+		t.Fatalf("errors counted %d kept %d, want %d", s.errCount, len(s.errs), (n+6)/7)
+	}
+	// The latest failure stays on screen although many items followed it.
+	s.apply(progress.Event{RunID: 1, Phase: progress.PhaseApply, Items: []progress.Item{{Action: plan.ActUpdate, UPN: "late.failure@x", Err: "refused"}}})
+	for i := range 50 {
+		s.apply(progress.Event{RunID: 1, Phase: progress.PhaseApply, Items: []progress.Item{{Action: plan.ActCreate, Number: string(rune('a' + i%26)), OK: true}}})
+	}
+	if v := s.View(); !strings.Contains(v, "late.failure@x — refused") || !strings.Contains(v, "Errors (") {
+		t.Fatalf("the failure scrolled away:\n%s", v)
 	}
 }

@@ -22,6 +22,10 @@ import (
 // RecentMax is how many recent items the screen keeps.
 const RecentMax = 500
 
+// ErrorsMax is how many failed items are kept apart, so they stay on screen
+// when later items scroll the recent list.
+const ErrorsMax = 100
+
 // KeyMap is the Sync screen's keys.
 type KeyMap struct {
 	Cancel   key.Binding
@@ -76,6 +80,7 @@ type Screen struct {
 	now      time.Time
 	recent   []progress.Item // ring buffer
 	head     int
+	errs     []progress.Item // the latest failures (at most ErrorsMax)
 	errCount int
 	summary  *progress.Summary
 	startErr error
@@ -121,7 +126,7 @@ func (s *Screen) start(m common.StartRunMsg) tea.Cmd {
 	s.allowed = m.AllowRemovals
 	s.runID, s.phase, s.current, s.done, s.total = 0, "", "", 0, 0
 	s.ok, s.failed = map[plan.Action]int{}, map[plan.Action]int{}
-	s.recent, s.head, s.errCount, s.summary, s.startErr = nil, 0, 0, nil, nil
+	s.recent, s.head, s.errs, s.errCount, s.summary, s.startErr = nil, 0, nil, 0, nil, nil
 	s.started = time.Now()
 	s.now = s.started
 	for a, n := range m.Plan.Counts {
@@ -219,6 +224,10 @@ func (s *Screen) apply(ev progress.Event) {
 		} else {
 			s.failed[it.Action]++
 			s.errCount++
+			if len(s.errs) == ErrorsMax {
+				s.errs = append(s.errs[:0], s.errs[1:]...)
+			}
+			s.errs = append(s.errs, it)
 		}
 		if len(s.recent) < RecentMax {
 			s.recent = append(s.recent, it)
@@ -338,7 +347,17 @@ func (s *Screen) View() string {
 		lines = append(lines, st.Muted.Render("now: "+s.current))
 	}
 	lines = append(lines, s.summaryLines()...)
-	lines = append(lines, "", st.Section.Render(fmt.Sprintf("Recent items (%d errors)", s.errCount)))
+	failLine := func(it progress.Item) string {
+		return st.Error.Render(fmt.Sprintf("! FAIL %-8s %6s %s — %s", it.Action, it.Number, it.UPN, it.Err))
+	}
+	if len(s.errs) > 0 {
+		show := s.errs[max(0, len(s.errs)-max(1, (s.height-len(lines))/3)):]
+		lines = append(lines, "", st.Error.Render(fmt.Sprintf("Errors (%d, latest %d)", s.errCount, len(show))))
+		for _, it := range show {
+			lines = append(lines, failLine(it))
+		}
+	}
+	lines = append(lines, "", st.Section.Render("Recent items"))
 	room := s.height - len(lines)
 	items := s.Recent()
 	if room > 0 && len(items) > 0 {
@@ -349,7 +368,7 @@ func (s *Screen) View() string {
 			if it.OK {
 				lines = append(lines, fmt.Sprintf("  ok   %-8s %6s %s", it.Action, it.Number, it.UPN))
 			} else {
-				lines = append(lines, st.Error.Render(fmt.Sprintf("! FAIL %-8s %6s %s — %s", it.Action, it.Number, it.UPN, it.Err)))
+				lines = append(lines, failLine(it))
 			}
 		}
 	}
