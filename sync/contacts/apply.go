@@ -110,8 +110,8 @@ func (e *Engine) run(ctx context.Context, runID uint64, p Plan, snap *Snapshot, 
 	total := 0
 	for _, c := range p.Changes {
 		if c.Action == plan.ActSkip {
-			notes = append(notes, AuditItem{RunID: runID, Time: e.now(), Mailbox: c.Label, Number: c.Number, Name: c.Name,
-				Action: c.Action, Rule: c.Rule, Err: c.Reason, Skipped: true})
+			notes = append(notes, AuditItem{RunID: runID, Time: e.now(), ObjectID: c.Mailbox, UPN: c.Label, Number: c.Number,
+				Action: c.Action, Rule: c.Rule, After: named(c, nil), Err: c.Reason, Skipped: true})
 			sum.Skipped++
 			if c.Rule == "quota.personal" || c.Rule == "quota.company" {
 				held[c.Mailbox] = true // seen again once there is room
@@ -241,7 +241,7 @@ func (w *writer) chunk(ctx context.Context, part []Change) bool {
 	items := make([]progress.Item, 0, len(part))
 	for i, c := range part {
 		it := progress.Item{Action: c.Action, ObjectID: c.Mailbox, UPN: itemLabel(c), Number: c.Number}
-		item := &AuditItem{RunID: w.runID, Time: e.now(), Mailbox: c.Label, Number: c.Number, Name: c.Name, Action: c.Action,
+		item := &AuditItem{RunID: w.runID, Time: e.now(), ObjectID: c.Mailbox, UPN: c.Label, Number: c.Number, Action: c.Action,
 			Rule: c.Rule, Before: before(c), After: after(c)}
 		st := Settlement{IntentID: ids[i], Item: item}
 		if w.full != "" && (c.Action == plan.ActCreate || c.Action == plan.ActRecreate) {
@@ -413,12 +413,24 @@ func before(c Change) map[string]string {
 }
 
 func after(c Change) map[string]string {
-	m := map[string]string{"Phonebook": c.Phonebook}
+	m := map[string]string{}
 	for _, f := range c.Fields {
 		m[f.Field] = f.New
 	}
 	if c.Tag != "" {
 		m["Tag"] = c.Tag
+	}
+	return named(c, m)
+}
+
+// named adds the phonebook and the contact's name to an audit item's after.
+func named(c Change, m map[string]string) map[string]string {
+	if m == nil {
+		m = map[string]string{}
+	}
+	m["Phonebook"] = c.Phonebook
+	if c.Name != "" {
+		m["Contact"] = c.Name
 	}
 	return m
 }

@@ -28,6 +28,7 @@ import (
 	"github.com/pbx365/pbx365/pbxclient"
 	"github.com/pbx365/pbx365/sync/plan"
 	"github.com/pbx365/pbx365/sync/progress"
+	"github.com/pbx365/pbx365/sync/users"
 )
 
 // Directory is what the engine reads from Microsoft 365 (graphclient.Client).
@@ -57,21 +58,10 @@ type Intent struct {
 	PBXID     int32
 }
 
-// AuditItem is one line of the audit log.
-type AuditItem struct {
-	RunID   uint64
-	Time    time.Time
-	Mailbox string
-	Number  string
-	Name    string
-	Action  plan.Action
-	Rule    string
-	Before  any
-	After   any
-	OK      bool
-	Skipped bool
-	Err     string
-}
+// AuditItem is one line of the audit log, as user sync writes it: ObjectID
+// is the source mailbox, UPN its address, Number the extension whose
+// phonebook it is, and After names the contact.
+type AuditItem = users.AuditItem
 
 // Settlement closes an intent: the map to write or drop and the audit item.
 type Settlement struct {

@@ -39,7 +39,7 @@ func (e *Engine) Settle(ctx context.Context) (int, error) {
 }
 
 func (e *Engine) settleOne(in Intent, entries []pbxclient.Contact) Settlement {
-	item := &AuditItem{RunID: in.RunID, Time: e.now(), Mailbox: in.Mailbox, Number: in.Number, Action: in.Action,
+	item := &AuditItem{RunID: in.RunID, Time: e.now(), ObjectID: in.Mailbox, Number: in.Number, Action: in.Action,
 		Rule: "settle.after_interruption"}
 	st := Settlement{IntentID: in.ID, Item: item}
 	var x pbxclient.Contact

@@ -129,13 +129,13 @@ func (st StoreState) PutIntents(ins []Intent) ([]uint64, error) {
 	return ids, err
 }
 
-// Settle writes the maps first, then closes the intents with their audit
-// items in one transaction: a crash between the two leaves intents open
-// whose settling writes the same maps again.
+// Settle writes the maps and the audit items first, then closes the
+// intents in one transaction: a crash in between leaves intents open whose
+// settling writes the same maps again.
 func (st StoreState) Settle(ss []Settlement) error {
 	var puts []store.ContactMap
 	drops := map[string][]string{}
-	var items []store.RunItem
+	var items []AuditItem
 	for _, s := range ss {
 		if s.Put != nil {
 			puts = append(puts, store.ContactMap{Phonebook: s.Put.Phonebook, SourceID: s.Put.SourceID, PBXContactID: s.Put.PBXContactID, Hash: s.Put.Hash})
@@ -144,11 +144,7 @@ func (st StoreState) Settle(ss []Settlement) error {
 			drops[s.Drop.Phonebook] = append(drops[s.Drop.Phonebook], s.Drop.SourceID)
 		}
 		if s.Item != nil {
-			it, err := toRunItem(*s.Item)
-			if err != nil {
-				return err
-			}
-			items = append(items, it)
+			items = append(items, *s.Item)
 		}
 	}
 	if len(puts) > 0 {
@@ -160,6 +156,9 @@ func (st StoreState) Settle(ss []Settlement) error {
 		if err := st.S.DeleteContactMaps(pb, ids...); err != nil {
 			return err
 		}
+	}
+	if err := st.AppendAudit(items); err != nil {
+		return err
 	}
 	return st.S.Batch(func(tx *store.Tx) error {
 		for _, s := range ss {
@@ -177,56 +176,11 @@ func (st StoreState) Settle(ss []Settlement) error {
 				return err
 			}
 		}
-		if len(items) > 0 {
-			return tx.AppendRunItems(items)
-		}
 		return nil
 	})
 }
 
 // AppendAudit writes audit items in one transaction.
 func (st StoreState) AppendAudit(items []AuditItem) error {
-	if len(items) == 0 {
-		return nil
-	}
-	out := make([]store.RunItem, 0, len(items))
-	for _, it := range items {
-		ri, err := toRunItem(it)
-		if err != nil {
-			return err
-		}
-		out = append(out, ri)
-	}
-	return st.S.AppendRunItems(out)
-}
-
-func toRunItem(it AuditItem) (store.RunItem, error) {
-	ri := store.RunItem{Time: it.Time, Run: it.RunID, UPN: it.Mailbox, Number: it.Number, Action: string(it.Action), Rule: it.Rule, Error: it.Err}
-	switch {
-	case it.Skipped:
-		ri.Result = store.ResultSkipped
-	case it.OK:
-		ri.Result = store.ResultOK
-	default:
-		ri.Result = store.ResultFailed
-	}
-	after, _ := it.After.(map[string]string)
-	if it.Name != "" {
-		if after == nil {
-			after = map[string]string{}
-		}
-		after["Contact"] = it.Name
-	}
-	var err error
-	if it.Before != nil {
-		if ri.Before, err = json.Marshal(it.Before); err != nil {
-			return ri, fmt.Errorf("audit before: %w", err)
-		}
-	}
-	if after != nil {
-		if ri.After, err = json.Marshal(after); err != nil {
-			return ri, fmt.Errorf("audit after: %w", err)
-		}
-	}
-	return ri, nil
+	return users.StoreState{S: st.S}.AppendAudit(items)
 }
