@@ -186,6 +186,23 @@ func FuzzMake(f *testing.F) {
 				t.Fatalf("conflicted user %q has %d changes:\n%s", id, perUser[id], dump(p))
 			}
 		}
+		// Applied, the plan creates nobody twice: a second plan has no create,
+		// adoption or recreation for a user the first one gave an extension.
+		if p.Guard == nil {
+			in2 := clone(in)
+			a := newApplier(&in2)
+			for _, c := range p.Changes {
+				a.apply(c)
+			}
+			for _, c := range Make(in2).Changes {
+				if (c.Action == ActCreate || c.Action == ActAdopt || c.Action == ActRecreate) && given[canonical(c.Number)] != "" {
+					t.Fatalf("after applying, %s %s again for %s", c.Action, c.Number, c.ObjectID)
+				}
+				if prev := changesFor(p, c.ObjectID); c.Action == ActCreate && len(prev) > 0 && (prev[0].Action == ActCreate || prev[0].Action == ActAdopt) {
+					t.Fatalf("after applying, %s is created again", c.ObjectID)
+				}
+			}
+		}
 		// Explain works for every user the plan names.
 		for id := range perUser {
 			if id == "" {
