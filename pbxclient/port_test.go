@@ -55,11 +55,15 @@ func TestNumbersInUseCoversEveryNumberedObject(t *testing.T) {
 		{Number: "801", Kind: "ringgroup", Name: "Sales"},
 		{Number: "802", Kind: "ivr", Name: "Main menu"},
 		{Number: "803", Kind: "parking"},
+		// pbx365's own API client is a service principal with a number, and
+		// Peers lists the departments' system numbers.
+		{Number: "pbx365", Kind: "serviceprincipal"},
+		{Number: "GRP0000", Kind: "department", Name: "DEFAULT"},
 	}
 	if !slices.Equal(got, want) {
 		t.Fatalf("NumbersInUse =\n%+v\nwant\n%+v", got, want)
 	}
-	// The collections this PBX lacks (404) were asked for and skipped.
+	// Every numbered collection was asked for once.
 	for _, p := range []string{"Fax", "Trunks", "Peers"} {
 		if len(apiRequests(s, http.MethodGet, p)) != 1 {
 			t.Errorf("%s not probed", p)

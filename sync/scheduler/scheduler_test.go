@@ -131,19 +131,31 @@ func TestRunsNeverOverlap(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() { sch.Run(ctx); close(done) }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !sch.Status().Running {
+		if time.Now().After(deadline) {
+			t.Fatal("the start run never began")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	// Five notifications while the start run applies.
 	for i := 0; i < 5; i++ {
 		sch.Trigger(scheduler.Request{Reason: "notification"})
 	}
 	a1 := res.next(t)
 	a2 := res.next(t)
+	time.Sleep(300 * time.Millisecond) // room for a wrongly queued third run
 	cancel()
 	<-done
+	if a1.Reason != "start" || a2.Reason != "notification" {
+		t.Fatalf("runs %q then %q, want start then notification", a1.Reason, a2.Reason)
+	}
 	if a2.Started.Before(a1.Finished) {
 		t.Fatalf("runs overlap: %v–%v and %v–%v", a1.Started, a1.Finished, a2.Started, a2.Finished)
 	}
 	res.mu.Lock()
 	defer res.mu.Unlock()
-	if len(res.all) > 3 {
-		t.Fatalf("%d runs for 5 merged triggers", len(res.all))
+	if len(res.all) != 2 {
+		t.Fatalf("%d runs, want the start run and one merged run for 5 triggers", len(res.all))
 	}
 }
