@@ -153,17 +153,18 @@ func (e Explanation) Text() string {
 	return b.String()
 }
 
-// hash is the sha256 of the canonical JSON of the plan's changes and guard.
+// hash is the sha256 of the canonical JSON of the plan's changes and guard,
+// streamed into the digest (a 100,000-change plan is tens of megabytes of JSON).
 func hash(p Plan) string {
-	b, err := json.Marshal(struct {
+	h := sha256.New()
+	err := json.NewEncoder(h).Encode(struct {
 		Changes []Change `json:"changes"`
 		Guard   *Guard   `json:"guard"`
 	}{p.Changes, p.Guard})
 	if err != nil {
-		// Only plain strings, numbers and times: Marshal cannot fail. Should
-		// it ever, the hash still ties nothing it should not.
-		b = []byte(err.Error())
+		// Only plain strings, numbers and times: encoding cannot fail. Should
+		// it ever, the error text is hashed too, so the hash still differs.
+		h.Write([]byte(err.Error()))
 	}
-	sum := sha256.Sum256(b)
-	return hex.EncodeToString(sum[:])
+	return hex.EncodeToString(h.Sum(nil))
 }

@@ -97,9 +97,12 @@ func run(in *Input, trace string) (Plan, *planner) {
 	return p.guard()
 }
 
+// traced reports whether id is the user whose verdicts are recorded.
+func (p *planner) traced(id string) bool { return p.trace != "" && id == p.trace }
+
 // note records a verdict when id is the traced user.
 func (p *planner) note(id, rule string, v VerdictKind, sentence string) {
-	if p.trace == "" || id != p.trace {
+	if !p.traced(id) {
 		return
 	}
 	p.verdicts[rule] = Verdict{Rule: rule, Verdict: v, Sentence: sentence}
@@ -443,7 +446,9 @@ func (p *planner) user(u *graphclient.User) {
 		p.note(u.ID, RuleEmailUnique, VerdictNA, "the email does not change")
 		return
 	}
-	p.note(u.ID, RuleFields, VerdictPass, fieldSentence(c.Fields))
+	if p.traced(u.ID) {
+		p.note(u.ID, RuleFields, VerdictPass, fieldSentence(c.Fields))
+	}
 	p.items = append(p.items, &item{u: u, d: d, ch: c, target: x.ID})
 }
 
@@ -635,7 +640,9 @@ func (p *planner) resolve() {
 		it.ch.Reason = fmt.Sprintf("the unlinked extension %s has the user's address %s as its email: linked instead of created", x.Number, x.EmailAddress)
 		p.note(it.u.ID, RuleAdoption, VerdictPass, it.ch.Reason)
 		p.note(it.u.ID, RuleNumbers, VerdictNA, "keeps the adopted extension's number "+x.Number)
-		p.note(it.u.ID, RuleFields, VerdictPass, fieldSentence(it.ch.Fields))
+		if p.traced(it.u.ID) {
+			p.note(it.u.ID, RuleFields, VerdictPass, fieldSentence(it.ch.Fields))
+		}
 	}
 
 	// Email uniqueness: 3CX refuses an EmailAddress another extension has.
@@ -697,10 +704,11 @@ func (p *planner) resolve() {
 	slices.SortFunc(fresh, func(a, b *item) int {
 		return cmp.Or(bytes.Compare(a.key, b.key), strings.Compare(a.u.ID, b.u.ID))
 	})
+	rangeText := p.nums.describe()
 	for _, it := range fresh {
 		n, ok := p.nums.take()
 		if !ok {
-			why := fmt.Sprintf("no free number left in the range %s; widen users.ext_end or free numbers", p.nums.describe())
+			why := fmt.Sprintf("no free number left in the range %s; widen users.ext_end or free numbers", rangeText)
 			p.note(it.u.ID, RuleNumbers, VerdictFail, why)
 			it.ch.Action, it.ch.Rule, it.ch.Reason = ActSkip, RuleNumbers, why
 			p.changes = append(p.changes, it.ch)
@@ -710,9 +718,11 @@ func (p *planner) resolve() {
 		it.ch.Action, it.ch.Rule, it.ch.Number = ActCreate, RuleNumbers, n
 		it.ch.Desired = it.d
 		it.ch.Fields = diff(nil, it.d, "", it.d.PhotoETag != "")
-		it.ch.Reason = fmt.Sprintf("in scope and not linked: a new extension with the next free number %s in %s", n, p.nums.describe())
+		it.ch.Reason = fmt.Sprintf("in scope and not linked: a new extension with the next free number %s in %s", n, rangeText)
 		p.note(it.u.ID, RuleNumbers, VerdictPass, it.ch.Reason)
-		p.note(it.u.ID, RuleFields, VerdictPass, fieldSentence(it.ch.Fields))
+		if p.traced(it.u.ID) {
+			p.note(it.u.ID, RuleFields, VerdictPass, fieldSentence(it.ch.Fields))
+		}
 	}
 	for _, it := range p.items {
 		if !it.blocked {
@@ -794,21 +804,7 @@ func (p *planner) guard() (Plan, *planner) {
 
 // finish sorts, counts and hashes.
 func finish(in *Input, changes []Change, g *Guard) Plan {
-	order := map[Action]int{}
-	for i, a := range Actions {
-		order[a] = i
-	}
-	slices.SortFunc(changes, func(a, b Change) int {
-		return cmp.Or(
-			cmp.Compare(order[a.Action], order[b.Action]),
-			compareNumbers(a.Number, b.Number),
-			strings.Compare(a.ObjectID, b.ObjectID),
-			strings.Compare(a.UPN, b.UPN),
-			strings.Compare(a.DisplayName, b.DisplayName),
-			strings.Compare(a.Rule, b.Rule),
-			strings.Compare(a.Reason, b.Reason),
-		)
-	})
+	changes = sortChanges(changes)
 	if changes == nil {
 		changes = []Change{}
 	}
@@ -852,4 +848,53 @@ func MissingUsers(in Input) []string {
 		}
 	}
 	return sortedUnique(ids)
+}
+
+// sortChanges orders changes by action (Actions order), number (numeric),
+// object id, then the remaining text fields, so that the order never depends
+// on the input's. Keys are computed once: plans reach 100,000 changes.
+func sortChanges(changes []Change) []Change {
+	order := make(map[Action]int, len(Actions))
+	for i, a := range Actions {
+		order[a] = i
+	}
+	type sortKey struct {
+		action int
+		num    uint64
+		isNum  bool
+		i      int
+	}
+	keys := make([]sortKey, len(changes))
+	for i := range changes {
+		v, ok := parseNumber(changes[i].Number)
+		keys[i] = sortKey{order[changes[i].Action], v, ok, i}
+	}
+	slices.SortFunc(keys, func(x, y sortKey) int {
+		if c := cmp.Compare(x.action, y.action); c != 0 {
+			return c
+		}
+		if x.isNum != y.isNum {
+			if x.isNum {
+				return -1 // numbered changes first
+			}
+			return 1
+		}
+		if c := cmp.Compare(x.num, y.num); c != 0 {
+			return c
+		}
+		a, b := &changes[x.i], &changes[y.i]
+		return cmp.Or(
+			strings.Compare(a.Number, b.Number),
+			strings.Compare(a.ObjectID, b.ObjectID),
+			strings.Compare(a.UPN, b.UPN),
+			strings.Compare(a.DisplayName, b.DisplayName),
+			strings.Compare(a.Rule, b.Rule),
+			strings.Compare(a.Reason, b.Reason),
+		)
+	})
+	out := make([]Change, len(changes))
+	for i, k := range keys {
+		out[i] = changes[k.i]
+	}
+	return out
 }

@@ -176,22 +176,3 @@ func formatNumber(v uint64, width int) string {
 	}
 	return s
 }
-
-// compareNumbers orders number strings numerically when both are numeric,
-// numeric before non-numeric, then by the strings themselves.
-func compareNumbers(a, b string) int {
-	va, oka := parseNumber(a)
-	vb, okb := parseNumber(b)
-	switch {
-	case oka && okb && va != vb:
-		if va < vb {
-			return -1
-		}
-		return 1
-	case oka && !okb:
-		return -1
-	case !oka && okb:
-		return 1
-	}
-	return strings.Compare(a, b)
-}
