@@ -162,7 +162,7 @@ func BenchmarkTransitionLateness10k(b *testing.B) {
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		b.StopTimer()
-		start := time.Now().Add(20 * time.Second).Truncate(time.Second)
+		start := time.Now().Add(40 * time.Second).Truncate(time.Second) // after the refresh and the profile prefetch
 		end := start.Add(30 * time.Second)
 		for _, u := range e.users {
 			if _, err := e.sims.M365.AddMeeting(u.ObjectID, m365sim.Meeting{Subject: "All hands", Start: start, End: end}); err != nil {

@@ -541,6 +541,9 @@ func TestSelectedUsersAndMissingMailbox(t *testing.T) {
 	if len(snap) != 3 {
 		t.Fatalf("snapshot has %d users, want the 3 selected: %+v", len(snap), snap)
 	}
+	if h := e.eng.Health(); !h.Enabled || h.Users != 3 || h.Addresses != 3 || h.Err != "" || !h.LastRefresh.Equal(e.at(0)) {
+		t.Errorf("health %+v", h)
+	}
 	if s := e.snapshot(nomb); !strings.Contains(s.Err, "5009") {
 		t.Errorf("user without a mailbox: %+v, want the 5009 reason", s)
 	}
@@ -560,6 +563,17 @@ func TestSelectedUsersAndMissingMailbox(t *testing.T) {
 	e.want(us[0], "Available")
 	if n := len(e.eng.Snapshot()); n != 0 {
 		t.Errorf("%d users in the snapshot with the calendar off", n)
+	}
+	// A selected UPN the directory does not know stops the refresh, named.
+	if err := e.app.Store.SetMany(map[string]string{"calendar.enabled": "true", "calendar.selected": "nobody@" + strings.SplitN(upn, "@", 2)[1]}); err != nil {
+		t.Fatal(err)
+	}
+	err = e.eng.RefreshAll(context.Background())
+	if err == nil || !strings.Contains(err.Error(), "calendar.selected") || !strings.Contains(err.Error(), "nobody@") {
+		t.Errorf("refresh with an unknown selected user: %v", err)
+	}
+	if h := e.eng.Health(); h.Err == "" {
+		t.Errorf("health %+v, want the error", h)
 	}
 }
 

@@ -104,7 +104,7 @@ type Health struct {
 	Enabled     bool
 	Users       int       // calendar users
 	LastRefresh time.Time // end of the last successful refresh
-	Requests    int       // Graph free/busy addresses asked in the last refresh
+	Addresses   int       // addresses whose free/busy the last refresh asked for
 	Err         string    // the last refresh's error, "" when it succeeded
 }
 
@@ -282,12 +282,13 @@ func (e *Engine) refreshAll(ctx context.Context) error {
 		return err
 	}
 	e.settings = st
-	e.health.Enabled, e.health.Users, e.health.Requests = st.Enabled, len(targets), len(addrs)
+	e.health.Enabled, e.health.Users, e.health.Addresses = st.Enabled, len(targets), len(addrs)
 	users := make(map[string]*user, len(targets))
 	for _, u := range targets {
 		old := e.users[u.link.ObjectID]
 		if old != nil {
-			u.since, u.protected = old.since, old.protected
+			// gen and next carry over: the heap entry already queued stays the live one.
+			u.since, u.protected, u.gen, u.next = old.since, old.protected, old.gen, old.next
 		}
 		u.err = errs[u.link.ObjectID]
 		if s := byAddr[strings.ToLower(u.address)]; s != nil {
