@@ -45,7 +45,7 @@ var ErrStale = errors.New("contact plan does not match its hash: preview it agai
 
 // chunk is how many writes of one phonebook share an intent transaction and
 // a settlement transaction.
-const chunk = 32
+const chunk = 64
 
 // Apply executes exactly p, which was made from snap. It returns at once; the
 // run goes on in the background and reports on Run.Events.
