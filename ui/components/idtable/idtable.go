@@ -5,6 +5,7 @@
 package idtable
 
 import (
+	"bytes"
 	"strconv"
 	"strings"
 
@@ -81,7 +82,10 @@ type Model struct {
 	multi  bool
 
 	rows     []Row
-	search   []string // lower-case haystacks, parallel to rows
+	hay      []byte  // every row's lower-case haystack, each ended by a NUL
+	off      []int32 // row i's haystack is hay[off[i]:off[i+1]-1]
+	all      []int   // 0..len(rows)-1, shared by the unfiltered view
+	spare    []int   // the previous visible slice, reused to avoid garbage
 	byID     map[string]int
 	visible  []int
 	cursor   int // index into visible
@@ -131,16 +135,27 @@ func (m *Model) SetEmptyText(s string) { m.emptyText = s }
 func (m *Model) SetRows(rows []Row) {
 	cur, _ := m.CursorRow()
 	m.rows = rows
-	m.search = make([]string, len(rows))
 	m.byID = make(map[string]int, len(rows))
+	m.off = make([]int32, len(rows)+1)
+	m.all = make([]int, len(rows))
+	m.spare = make([]int, 0, len(rows))
+	size := 0
+	for _, r := range rows {
+		size += len(r.Search) + 1
+	}
+	m.hay = make([]byte, 0, size)
 	for i, r := range rows {
 		s := r.Search
 		if s == "" {
 			s = strings.ToLower(strings.Join(r.Cells, " "))
 		}
-		m.search[i] = s
+		m.off[i] = int32(len(m.hay))
+		m.hay = append(m.hay, strings.ReplaceAll(s, "\x00", " ")...)
+		m.hay = append(m.hay, 0)
 		m.byID[r.ID] = i
+		m.all[i] = i
 	}
+	m.off[len(rows)] = int32(len(m.hay))
 	for id := range m.selected {
 		if _, ok := m.byID[id]; !ok {
 			delete(m.selected, id)
@@ -371,38 +386,23 @@ func (m *Model) refilter(keepID string) {
 		return
 	}
 	words := strings.Fields(q)
-	var from []int
 	narrowing := m.query != "\x00" && m.query != "" && strings.HasPrefix(q, m.query) && m.visible != nil
-	if narrowing {
-		from = m.visible
-	}
-	next := make([]int, 0, min(len(m.rows), max(len(from), 64)))
-	match := func(i int) bool {
-		h := m.search[i]
-		for _, w := range words {
-			if !strings.Contains(h, w) {
-				return false
-			}
-		}
-		return true
-	}
-	if narrowing {
-		for _, i := range from {
-			if match(i) {
+	var next []int
+	switch {
+	case len(words) == 0:
+		next = m.all
+	case narrowing:
+		next = m.buffer()
+		for _, i := range m.visible {
+			if m.match(i, words) {
 				next = append(next, i)
 			}
 		}
-	} else if len(words) == 0 {
-		next = make([]int, len(m.rows))
-		for i := range m.rows {
-			next[i] = i
-		}
-	} else {
-		for i := range m.rows {
-			if match(i) {
-				next = append(next, i)
-			}
-		}
+	default:
+		next = m.scan(words)
+	}
+	if old := m.visible; cap(old) > 0 && cap(m.all) > 0 && &old[:1][0] != &m.all[:1][0] && (cap(next) == 0 || &old[:1][0] != &next[:1][0]) {
+		m.spare = old[:0]
 	}
 	m.visible = next
 	m.query = q
@@ -418,6 +418,57 @@ func (m *Model) refilter(keepID string) {
 		}
 	}
 	m.clampStart()
+}
+
+// buffer returns an empty slice to fill with shown rows, reusing the one
+// that was shown before the last filter change.
+func (m *Model) buffer() []int {
+	b := m.spare
+	m.spare = nil
+	if cap(b) < len(m.rows) {
+		return make([]int, 0, len(m.rows))
+	}
+	return b[:0]
+}
+
+// match reports whether row i's haystack holds every word.
+func (m *Model) match(i int, words []string) bool {
+	h := m.hay[m.off[i]:m.off[i+1]]
+	for _, w := range words {
+		if !bytes.Contains(h, []byte(w)) {
+			return false
+		}
+	}
+	return true
+}
+
+// scan finds the rows holding every word by searching the contiguous
+// haystack for the longest word, then checking the others on those rows.
+func (m *Model) scan(words []string) []int {
+	long := 0
+	for i, w := range words {
+		if len(w) > len(words[long]) {
+			long = i
+		}
+	}
+	needle := []byte(words[long])
+	next := m.buffer()
+	row, pos := 0, 0
+	for pos < len(m.hay) {
+		i := bytes.Index(m.hay[pos:], needle)
+		if i < 0 {
+			break
+		}
+		at := int32(pos + i)
+		for m.off[row+1] <= at {
+			row++
+		}
+		if len(words) == 1 || m.match(row, words) {
+			next = append(next, row)
+		}
+		pos = int(m.off[row+1])
+	}
+	return next
 }
 
 // layout computes the column widths for a total width.

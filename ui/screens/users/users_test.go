@@ -23,7 +23,9 @@ func newScreen(t testing.TB, b common.Backend, w, h int) *users.Screen {
 	c := common.NewContext(context.Background(), b, false)
 	s := users.New(c).(*users.Screen)
 	s.SetSize(w, h)
-	uitest.Pump(s.Update, s.Init(), idle)
+	for _, m := range uitest.Collect(s.Init(), time.Minute) {
+		uitest.Pump(s.Update, s.Update(m), idle)
+	}
 	return s
 }
 
@@ -183,10 +185,20 @@ func TestStaleDirectoryResultDropped(t *testing.T) {
 
 func BenchmarkFilterKeystroke100k(b *testing.B) {
 	s := newScreen(b, uitest.NewFake(100_000), 160, 50)
+	if s.Table().Len() != 100_000 {
+		b.Fatalf("loaded %d users", s.Table().Len())
+	}
 	s.Update(uitest.Key("/"))
 	b.Run("first-char", func(b *testing.B) {
 		for b.Loop() {
 			s.Update(uitest.Key("z")) // full scan, no match
+			_ = s.View()
+			s.Update(uitest.Key("backspace"))
+		}
+	})
+	b.Run("first-char-all-match", func(b *testing.B) {
+		for b.Loop() {
+			s.Update(uitest.Key("e")) // full scan, nearly every row matches
 			_ = s.View()
 			s.Update(uitest.Key("backspace"))
 		}
