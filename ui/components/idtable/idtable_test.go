@@ -124,3 +124,41 @@ func TestNarrowTerminalStillFits(t *testing.T) {
 		}
 	}
 }
+
+// The one-pass scan over the joined haystacks finds exactly the rows a naive
+// per-row test finds, for single and several words, after narrowing and
+// widening.
+func TestFilterMatchesNaive(t *testing.T) {
+	words := []string{"ada", "berg", "sales", "10", "a", "e", "x", "user 1", "1 user", "zz", "ber sal", "@"}
+	var rs []idtable.Row
+	for i := range 500 {
+		rs = append(rs, idtable.Row{ID: fmt.Sprint(i), Cells: []string{
+			[]string{"Ada", "Björn", "Chloé", "Emma"}[i%4] + " " + []string{"Berg", "Novak", "Rossi"}[i%3],
+			fmt.Sprintf("user%d@example.com", i), []string{"Sales", "Support"}[i%2], fmt.Sprint(1000 + i)}})
+	}
+	m := idtable.New(common.NewStyles(true), []idtable.Column{{Title: "A", Min: 5}, {Title: "B", Min: 5}, {Title: "C", Min: 5}, {Title: "D", Min: 4}}, false)
+	m.SetSize(80, 10)
+	m.SetRows(rs)
+	naive := func(q string) int {
+		n := 0
+		for _, r := range rs {
+			h := strings.ToLower(strings.Join(r.Cells, " "))
+			ok := true
+			for _, w := range strings.Fields(strings.ToLower(q)) {
+				ok = ok && strings.Contains(h, w)
+			}
+			if ok {
+				n++
+			}
+		}
+		return n
+	}
+	for _, q := range words {
+		for _, step := range []string{q, q + "r", q} { // narrow, then widen back
+			m.SetFilter(step)
+			if got, want := m.Shown(), naive(step); got != want {
+				t.Fatalf("filter %q: %d shown, naive %d", step, got, want)
+			}
+		}
+	}
+}
