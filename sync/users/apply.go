@@ -118,6 +118,11 @@ func (e *Engine) run(ctx context.Context, runID uint64, p plan.Plan, snap *Snaps
 		sum.Err = fmt.Sprintf("write audit log: %v", err)
 		return sum
 	}
+	// A skipped linked user out of scope starts the removal grace.
+	if err := e.State.PutLinks(leftAtUpdates(p, snap)); err != nil {
+		sum.Err = fmt.Sprintf("record when users left scope: %v", err)
+		return sum
+	}
 	if g := p.Guard; g != nil && (g.Kind == "empty_directory" || !opt.AllowRemovals) {
 		sum.Guard = g
 		return sum
@@ -250,4 +255,24 @@ func (a *applier) runBatch(ctx context.Context, batch []plan.Change, em *progres
 		}(c)
 	}
 	wg.Wait()
+}
+
+// leftAtUpdates are the links whose LeftAt a skip sets (the link has none
+// yet): the grace of the delete policy counts from then.
+func leftAtUpdates(p plan.Plan, snap *Snapshot) []plan.Link {
+	links := map[string]plan.Link{}
+	for _, l := range snap.Input.Links {
+		links[l.ObjectID] = l
+	}
+	var out []plan.Link
+	for _, c := range p.Changes {
+		if c.Action != plan.ActSkip || c.LeftAt.IsZero() {
+			continue
+		}
+		if l, ok := links[c.ObjectID]; ok && l.LeftAt.IsZero() {
+			l.LeftAt = c.LeftAt
+			out = append(out, l)
+		}
+	}
+	return out
 }

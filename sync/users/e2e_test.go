@@ -588,3 +588,57 @@ func TestFaultsOnBothSidesEndInTheCleanState(t *testing.T) {
 	}
 	e.checkPBX()
 }
+
+// An extension the admin disabled already: the skip still starts the grace,
+// so the delete policy deletes it once the grace has passed.
+func TestAlreadyDisabledExtensionIsDeletedAfterTheGrace(t *testing.T) {
+	e := newEnv(t, 40, map[string]string{"users.removal": "delete", "users.removal_grace": "7d"})
+	now := time.Now().UTC()
+	e.eng.Now = func() time.Time { return now }
+	if _, sum := e.sync(true, false); failed(sum) != 0 {
+		t.Fatalf("first sync: %+v", sum)
+	}
+	var u m365sim.User
+	for _, x := range eligible(e.sims.M365) {
+		u = x
+		break
+	}
+	x := e.checkPBX()[strings.ToLower(mailOf(u))]
+	if err := e.sims.PBX.EditUser(x.ID, map[string]any{"Enabled": false}); err != nil {
+		t.Fatal(err)
+	}
+	if err := e.sims.M365.DisableUser(u.ID); err != nil {
+		t.Fatal(err)
+	}
+	e.sync(true, false)
+	now = now.Add(8 * 24 * time.Hour)
+	_, sum := e.sync(true, false)
+	if sum.Done[plan.ActDelete] != 1 {
+		t.Fatalf("after the grace: %v, want the already-disabled extension deleted", sum.Done)
+	}
+}
+
+// An extension deleted on the PBX while its user did not change is
+// recreated with the same number by an incremental run too.
+func TestIncrementalRunRecreatesADeletedExtension(t *testing.T) {
+	e := newEnv(t, 40, nil)
+	if _, sum := e.sync(true, false); failed(sum) != 0 {
+		t.Fatalf("first sync: %+v", sum)
+	}
+	var u m365sim.User
+	for _, x := range eligible(e.sims.M365) {
+		u = x
+		break
+	}
+	x := e.checkPBX()[strings.ToLower(mailOf(u))]
+	if err := e.sims.PBX.DeleteUser(x.ID); err != nil {
+		t.Fatal(err)
+	}
+	p, sum := e.sync(false, false)
+	if p.Full || p.Counts[plan.ActRecreate] != 1 || sum.Done[plan.ActRecreate] != 1 {
+		t.Fatalf("delta plan %v (full %v), done %v: want one recreate", p.Counts, p.Full, sum.Done)
+	}
+	if y := e.checkPBX()[strings.ToLower(mailOf(u))]; y.Number != x.Number {
+		t.Fatalf("recreated as %s, want %s", y.Number, x.Number)
+	}
+}

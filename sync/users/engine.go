@@ -25,6 +25,7 @@ type Directory interface {
 	UsersDelta(ctx context.Context, deltaLink string) (graphclient.UserDelta, error)
 	UsersDeltaLatest(ctx context.Context) (string, error)
 	TransitiveUserMembers(ctx context.Context, groupID string) ([]graphclient.User, error)
+	GetUser(ctx context.Context, idOrUPN string) (graphclient.User, error)
 	PhotoMeta(ctx context.Context, userID string) (graphclient.PhotoMeta, error)
 }
 
@@ -80,6 +81,8 @@ type State interface {
 	PutIntent(in Intent, reserve *plan.Link) (uint64, error)
 	Settle(s Settlement) error
 	AppendAudit(items []AuditItem) error
+	// PutLinks updates links in one transaction (LeftAt of skipped users).
+	PutLinks(links []plan.Link) error
 }
 
 // Settings are the settings the engine reads: the planner's and the scope's
@@ -162,6 +165,18 @@ func (e *Engine) Read(ctx context.Context, opt Options) (*Snapshot, error) {
 	}
 	if snap.Input.NumbersInUse, err = e.PBX.NumbersInUse(ctx); err != nil {
 		return nil, fmt.Errorf("read PBX numbers in use: %w", err)
+	}
+	// A delta run also looks at linked users whose extension vanished but
+	// who did not change in the directory: they may need a recreate.
+	for _, id := range plan.MissingUsers(snap.Input) {
+		u, err := e.Dir.GetUser(ctx, id)
+		if err != nil {
+			if graphclient.IsNotFound(err) {
+				continue // gone from the directory too: the planner skips it
+			}
+			return nil, fmt.Errorf("read user %s: %w", id, err)
+		}
+		snap.Input.Directory = append(snap.Input.Directory, u)
 	}
 	return snap, nil
 }

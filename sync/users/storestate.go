@@ -245,3 +245,12 @@ func toRunItem(it AuditItem) (store.RunItem, error) {
 	}
 	return ri, nil
 }
+
+// PutLinks writes links in one transaction.
+func (st StoreState) PutLinks(links []plan.Link) error {
+	out := make([]store.Link, len(links))
+	for i, l := range links {
+		out[i] = toStoreLink(l)
+	}
+	return st.S.PutLinks(out)
+}

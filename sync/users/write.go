@@ -20,6 +20,15 @@ const (
 	roleUsers          = "users"
 )
 
+// leftAt is when the change's user left scope, as the plan says (now when it
+// does not).
+func leftAt(c plan.Change, now time.Time) time.Time {
+	if !c.LeftAt.IsZero() {
+		return c.LeftAt
+	}
+	return now
+}
+
 func hasField(c plan.Change, name string) bool {
 	for _, f := range c.Fields {
 		if f.Field == name {
@@ -118,7 +127,11 @@ func (a *applier) write(ctx context.Context, c plan.Change) (*plan.Link, error) 
 		if err := a.patch(ctx, c, c.PBXUserID, nil); err != nil {
 			return nil, fmt.Errorf("adopt extension %s: %w", c.Number, err)
 		}
-		return &plan.Link{ObjectID: c.ObjectID, PBXUserID: c.PBXUserID, Number: c.Number}, nil
+		l := plan.Link{ObjectID: c.ObjectID, PBXUserID: c.PBXUserID, Number: c.Number}
+		if c.Desired != nil && hasField(c, "Photo") {
+			l.PhotoETag = c.Desired.PhotoETag
+		}
+		return &l, nil
 	case plan.ActUpdate:
 		if err := a.patch(ctx, c, c.PBXUserID, nil); err != nil {
 			return nil, fmt.Errorf("update extension %s: %w", c.Number, err)
@@ -147,7 +160,7 @@ func (a *applier) write(ctx context.Context, c plan.Change) (*plan.Link, error) 
 			l = plan.Link{ObjectID: c.ObjectID, PBXUserID: c.PBXUserID, Number: c.Number}
 		}
 		if l.LeftAt.IsZero() {
-			l.LeftAt = a.e.now()
+			l.LeftAt = leftAt(c, a.e.now())
 		}
 		l.Disabled = true
 		return &l, nil
@@ -155,7 +168,13 @@ func (a *applier) write(ctx context.Context, c plan.Change) (*plan.Link, error) 
 		if err := pbx.DeleteUser(ctx, c.PBXUserID); err != nil && !errors.Is(err, pbxclient.ErrNotFound) {
 			return nil, fmt.Errorf("delete extension %s: %w", c.Number, err)
 		}
-		return nil, nil // the link stays: the number is never reused
+		// The link stays: the number is never reused.
+		if linked && old.LeftAt.IsZero() {
+			l := old
+			l.LeftAt = leftAt(c, a.e.now())
+			return &l, nil
+		}
+		return nil, nil
 	}
 	return nil, fmt.Errorf("cannot apply action %q", c.Action)
 }
