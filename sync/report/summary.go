@@ -24,8 +24,9 @@ func (r *Reporter) summary(ctx context.Context, from string, to []string, res sc
 	if ok && sameDay(last.Sent, now) {
 		return
 	}
+	// Since the previous summary (at most a week back), else the last day.
 	since := now.Add(-24 * time.Hour)
-	if ok && last.Sent.After(since) {
+	if ok && last.Sent.After(now.Add(-7*24*time.Hour)) {
 		since = last.Sent
 	}
 	runs, err := r.runsSince(since)
