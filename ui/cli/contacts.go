@@ -49,19 +49,26 @@ func SyncContacts(ctx context.Context, eng ContactSyncer, opt SyncOptions, sio I
 		pr.fail("contacts: apply: %v", err)
 		return ExitFailed
 	}
-	var sum progress.Summary
-	for ev := range run.Events() {
-		pr.progress(ev)
-		if ev.Summary != nil {
-			sum = *ev.Summary
-		}
-	}
-	run.Wait()
-	pr.summary(sum)
+	sum := pr.report(run.Events(), run.Wait)
 	if sum.Err != "" || failedCount(sum) > 0 || sum.Canceled {
 		return ExitFailed
 	}
 	return ExitOK
+}
+
+// report prints a run's events as they come and then its summary, and
+// returns the summary (SyncUsers has the same loop and can call it).
+func (p *printer) report(events <-chan progress.Event, wait func() progress.Summary) progress.Summary {
+	var sum progress.Summary
+	for ev := range events {
+		p.progress(ev)
+		if ev.Summary != nil {
+			sum = *ev.Summary
+		}
+	}
+	wait()
+	p.summary(sum)
+	return sum
 }
 
 // SyncAll is pbx365 sync --all: users, then contacts (which need the users'
