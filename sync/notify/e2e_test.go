@@ -193,7 +193,8 @@ func TestLifecycleEvents(t *testing.T) {
 	}) {
 		t.Fatalf("not renewed after reauthorizationRequired: before %v, now %+v", users.Expiration, bySubResource(e.sim.Subscriptions(), resUsers))
 	}
-	if s, _, _ := e.st.Subscription(resUsers); !s.Expiration.After(users.Expiration) {
+	if !waitFor(3*time.Second, func() bool { s, _, _ := e.st.Subscription(resUsers); return s.Expiration.After(users.Expiration) }) {
+		s, _, _ := e.st.Subscription(resUsers)
 		t.Errorf("store kept the old expiry: %+v", s)
 	}
 
@@ -212,8 +213,11 @@ func TestLifecycleEvents(t *testing.T) {
 	if !waitFor(3*time.Second, func() bool { _, p, _ := e.rec.counts(); return slices.Contains(p, cal) }) {
 		t.Error("recreated subscription did not resync the user's presence")
 	}
-	if s, _, _ := e.st.Subscription(eventsResource(cal)); s.ID == ev.ID || s.ClientState == ev.ClientState {
-		t.Errorf("store not updated: %+v", s)
+	if !waitFor(3*time.Second, func() bool {
+		s, _, _ := e.st.Subscription(eventsResource(cal))
+		return s.ID != "" && s.ID != ev.ID && s.ClientState != ev.ClientState
+	}) {
+		t.Errorf("store not updated after the recreation")
 	}
 
 	// missed → a resync of that mailbox's contacts.

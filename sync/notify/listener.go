@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"log/slog"
 	"mime"
 	"net"
 	"net/http"
@@ -49,7 +50,7 @@ func (m *Manager) serve(ctx context.Context, ready chan<- struct{}) {
 		WriteTimeout:      10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
 		MaxHeaderBytes:    64 << 10,
-		ErrorLog:          nil,
+		ErrorLog:          slog.NewLogLogger(m.log.Handler(), slog.LevelDebug), // TLS handshake noise from scanners
 	}
 	done := make(chan struct{})
 	go func() {
