@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/pbx365/pbx365/sync/plan"
+	"github.com/pbx365/pbx365/sync/presence"
 	"github.com/pbx365/pbx365/sync/progress"
 	"github.com/pbx365/pbx365/sync/scheduler"
 	"github.com/pbx365/pbx365/ui/common"
@@ -44,6 +45,9 @@ type Server struct {
 	Local *Local
 	Sched *scheduler.Scheduler
 	Log   *slog.Logger
+	// Presence is the service's running calendar engine; nil when it runs
+	// none (the Presence screen then shows the stored state).
+	Presence *presence.Engine
 
 	mu     sync.Mutex
 	subs   map[chan progress.Event]struct{}
@@ -190,6 +194,7 @@ func (s *Server) Handler() http.Handler {
 		w.WriteHeader(http.StatusAccepted)
 	})
 	mux.HandleFunc("POST /v1/call/{method}", s.call)
+	mux.HandleFunc("POST /v1/apply-contacts", s.applyContacts)
 	return mux
 }
 
@@ -274,8 +279,11 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request) {
 	case "RunItems":
 		res, err = l.RunItems(ctx, args.RunID, args.ItemFilter)
 	default:
-		writeErr(w, http.StatusNotFound, fmt.Errorf("no method %q", r.PathValue("method")))
-		return
+		var ok bool
+		if res, ok, err = s.callExtra(ctx, r.PathValue("method"), args); !ok {
+			writeErr(w, http.StatusNotFound, fmt.Errorf("no method %q", r.PathValue("method")))
+			return
+		}
 	}
 	if err != nil {
 		writeErr(w, http.StatusUnprocessableEntity, err)
@@ -293,6 +301,8 @@ type callArgs struct {
 	RunID      uint64            `json:"run_id,omitempty"`
 	RunFilter  common.RunFilter  `json:"run_filter"`
 	ItemFilter common.ItemFilter `json:"item_filter"`
+	PlanHash   string            `json:"plan_hash,omitempty"` // ApplyContacts
+	Refresh    bool              `json:"refresh,omitempty"`   // Presence
 }
 
 type errorBody struct {
