@@ -67,9 +67,7 @@ func (m *Manager) reconcile(ctx context.Context) time.Time {
 		return now.Add(m.cfg.RetryMin)
 	}
 	m.lifecycleEvents()
-	if t, ok := m.readTargets(ctx, now); !ok {
-		next = t
-	}
+	m.readTargets(ctx, now)
 	m.listRemote(ctx)
 	var wg sync.WaitGroup
 	sem := make(chan struct{}, m.cfg.Concurrency)
@@ -130,8 +128,9 @@ func (m *Manager) reconcile(ctx context.Context) time.Time {
 			next = now // removed for another URL, or a reauthorization arrived meanwhile
 		}
 	}
-	if m.targets.IsZero() {
-		next = now
+	next = minTime(next, m.due)
+	if m.list {
+		next = minTime(next, now.Add(m.backoff(m.lfails)))
 	}
 	return next
 }
@@ -177,25 +176,28 @@ func (m *Manager) load() error {
 }
 
 // readTargets re-reads the wanted resources when due. On failure the wanted
-// set stays as it was (nothing is removed because a read failed) and the
-// retry time is returned with ok false.
-func (m *Manager) readTargets(ctx context.Context, now time.Time) (time.Time, bool) {
+// set stays as it was (nothing is removed because a read failed) and the read
+// is retried with backoff.
+func (m *Manager) readTargets(ctx context.Context, now time.Time) {
 	m.mu.Lock()
-	due := m.targets.IsZero() || !now.Before(m.targets.Add(m.cfg.Recheck))
+	due := !now.Before(m.due)
 	m.mu.Unlock()
 	if !due {
-		return time.Time{}, true
+		return
 	}
 	want := map[string]bool{resUsers: true}
 	if m.deps.Targets != nil {
 		t, err := m.deps.Targets(ctx)
 		if err != nil {
-			m.log.Warn("notifications: read the calendar and contact users; keeping the current subscriptions", "err", err)
 			m.mu.Lock()
 			m.byRes[resUsers] = orNew(m.byRes[resUsers])
 			m.byRes[resUsers].wanted = true
+			m.tfails++
+			d := m.backoff(m.tfails)
+			m.due = now.Add(d)
 			m.mu.Unlock()
-			return now.Add(m.cfg.RetryMin), false
+			m.log.Warn("notifications: read the calendar and contact users; keeping the current subscriptions", "err", err, "retry_in", d)
+			return
 		}
 		for _, id := range t.Calendar {
 			want[eventsResource(id)] = true
@@ -212,8 +214,7 @@ func (m *Manager) readTargets(ctx context.Context, now time.Time) (time.Time, bo
 	for res, e := range m.byRes {
 		e.wanted = want[res]
 	}
-	m.targets = now
-	return time.Time{}, true
+	m.tfails, m.due = 0, now.Add(m.cfg.Recheck)
 }
 
 func orNew(e *entry) *entry {
@@ -235,7 +236,11 @@ func (m *Manager) listRemote(ctx context.Context) {
 	}
 	remote, err := m.deps.Graph.ListSubscriptions(ctx)
 	if err != nil {
-		m.log.Warn("notifications: list subscriptions; will retry", "err", err)
+		m.mu.Lock()
+		m.lfails++
+		d := m.backoff(m.lfails)
+		m.mu.Unlock()
+		m.log.Warn("notifications: list subscriptions failed; polling goes on", "err", err, "retry_in", d)
 		return
 	}
 	live := map[string]bool{}
@@ -253,7 +258,7 @@ func (m *Manager) listRemote(ctx context.Context) {
 			gone = append(gone, s)
 		}
 	}
-	m.list = false
+	m.list, m.lfails = false, 0
 	m.mu.Unlock()
 	for _, s := range gone {
 		m.log.Info("notifications: subscription missing at Graph; recreating it", "resource", s.Resource, "subscription", s.ID)

@@ -117,12 +117,15 @@ func TestStoreTargets(t *testing.T) {
 // because a read failed) and is retried.
 func TestTargetsFailureKeepsSubscriptions(t *testing.T) {
 	e := newEnv(t)
-	fail := false
+	fail, failedReads := false, 0
 	deps := e.deps()
 	inner := deps.Targets
 	deps.Targets = func(ctx context.Context) (Targets, error) {
 		e.tmu.Lock()
 		f := fail
+		if f {
+			failedReads++
+		}
 		e.tmu.Unlock()
 		if f {
 			return Targets{}, fmt.Errorf("read links: disk on fire")
@@ -143,8 +146,14 @@ func TestTargetsFailureKeepsSubscriptions(t *testing.T) {
 	fail = true
 	e.tmu.Unlock()
 	m.Refresh()
-	time.Sleep(300 * time.Millisecond) // several retries at RetryMin
+	time.Sleep(500 * time.Millisecond) // retries at 50, 100, 200, 200 ms
 	e.waitSubs(want...)
+	e.tmu.Lock()
+	n := failedReads
+	e.tmu.Unlock()
+	if n < 2 || n > 6 {
+		t.Errorf("%d failed target reads in 500 ms; want a few, with backoff", n)
+	}
 }
 
 func BenchmarkReceiveBatch(b *testing.B) {

@@ -158,14 +158,16 @@ type Manager struct {
 	path   string // the path served
 	tlsCfg *tls.Config
 
-	mu      sync.Mutex
-	byID    map[string]*store.Subscription // live subscriptions by Graph id
-	byRes   map[string]*entry              // wanted or known resources
-	loaded  bool
-	list    bool              // list Graph's subscriptions at the next reconcile
-	targets time.Time         // when the targets were last read
-	events  map[string]string // lifecycle events waiting, by subscription id
-	addr    net.Addr          // the listener's address once listening
+	mu     sync.Mutex
+	byID   map[string]*store.Subscription // live subscriptions by Graph id
+	byRes  map[string]*entry              // wanted or known resources
+	loaded bool
+	list   bool              // list Graph's subscriptions at the next reconcile
+	due    time.Time         // when the targets are read next (zero: at once)
+	tfails int               // consecutive failed target reads
+	lfails int               // consecutive failed listings
+	events map[string]string // lifecycle events waiting, by subscription id
+	addr   net.Addr          // the listener's address once listening
 
 	poke chan struct{}
 	d    dispatcher
@@ -253,7 +255,7 @@ func (m *Manager) Addr() net.Addr {
 // subscriptions now (call it after a user-sync run or a settings change).
 func (m *Manager) Refresh() {
 	m.mu.Lock()
-	m.targets = time.Time{}
+	m.due = time.Time{}
 	m.mu.Unlock()
 	m.wake()
 }
