@@ -26,9 +26,12 @@ import (
 
 	"github.com/pbx365/pbx365/ui/common"
 	"github.com/pbx365/pbx365/ui/screens/activity"
+	"github.com/pbx365/pbx365/ui/screens/contacts"
 	"github.com/pbx365/pbx365/ui/screens/plan"
+	"github.com/pbx365/pbx365/ui/screens/presence"
 	"github.com/pbx365/pbx365/ui/screens/settings"
 	"github.com/pbx365/pbx365/ui/screens/setup"
+	"github.com/pbx365/pbx365/ui/screens/sso"
 	"github.com/pbx365/pbx365/ui/screens/syncview"
 	"github.com/pbx365/pbx365/ui/screens/users"
 )
@@ -63,6 +66,20 @@ func DefaultScreens() []common.Factory {
 		{ID: common.ScreenSync, Title: "Sync", New: syncview.New},
 		{ID: common.ScreenActivity, Title: "Activity", New: activity.New},
 	}
+}
+
+// OptionalScreens lists, in tab order, the screens whose optional backend
+// interface b implements: Contacts (common.ContactsBackend), Presence
+// (common.PresenceBackend) and SSO (common.SSOBackend). New adds them after
+// DefaultScreens when Options.Screens is nil.
+func OptionalScreens(b Backend) []common.Factory {
+	var out []common.Factory
+	for _, f := range []func(common.Backend) (common.Factory, bool){contacts.Factory, presence.Factory, sso.Factory} {
+		if fac, ok := f(b); ok {
+			out = append(out, fac)
+		}
+	}
+	return out
 }
 
 // App is the root model.
@@ -107,7 +124,7 @@ func newApp(ctx context.Context, b Backend, opts Options) *App {
 	c := common.NewContext(ctx, b, opts.Demo)
 	fs := opts.Screens
 	if fs == nil {
-		fs = DefaultScreens()
+		fs = append(DefaultScreens(), OptionalScreens(b)...)
 	}
 	fs = append(append([]common.Factory(nil), fs...), opts.ExtraScreens...)
 	a := &App{c: c, factories: fs, keys: common.NewGlobalKeys(), help: help.New(), width: 80, height: 24}

@@ -6,6 +6,7 @@
 package uitest
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -17,6 +18,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/pbx365/pbx365/sync/contacts"
 	"github.com/pbx365/pbx365/sync/plan"
 	"github.com/pbx365/pbx365/sync/progress"
 	"github.com/pbx365/pbx365/ui/common"
@@ -675,3 +677,189 @@ func (f *Fake) RunItems(ctx context.Context, runID uint64, flt common.ItemFilter
 }
 
 var _ common.Backend = (*Fake)(nil)
+
+// Extras is a Fake that also implements the optional backends (Contacts,
+// Presence, SSO), so the TUI shows their screens. Its contacts are three per
+// linked user (one without a number, which the plan skips); applying the
+// contact plan marks them written, and the next status has nothing to do.
+type Extras struct {
+	*Fake
+
+	// PresenceRows is what Presence returns (Live is set on a refresh).
+	PresenceRows []common.PresenceRow
+	// PBXM365 is the PBX's Microsoft 365 settings, changed by ApplySSO.
+	PBXM365 common.M365
+	// SSOError, when set, is ApplySSO's error (the PBX refused).
+	SSOError error
+
+	written map[string]bool   // personal phonebooks whose contacts were applied
+	plans   map[string]string // contact plan hash → "" (current plans)
+}
+
+var (
+	_ common.ContactsBackend = (*Extras)(nil)
+	_ common.PresenceBackend = (*Extras)(nil)
+	_ common.SSOBackend      = (*Extras)(nil)
+)
+
+// NewExtras makes an Extras over a directory of n users.
+func NewExtras(n int) *Extras {
+	return &Extras{Fake: NewFake(n), written: map[string]bool{}, plans: map[string]string{}}
+}
+
+func (e *Extras) contactPlanLocked() (contacts.Plan, []common.ContactsBook) {
+	nums := make([]string, 0, len(e.links))
+	upn := map[string]string{}
+	for id, n := range e.links {
+		nums = append(nums, n)
+		for _, u := range e.users {
+			if u.ObjectID == id {
+				upn[n] = u.UPN
+			}
+		}
+	}
+	sort.Strings(nums)
+	p := contacts.Plan{Counts: map[plan.Action]int{}, Full: true}
+	var books []common.ContactsBook
+	for _, n := range nums {
+		pb := contacts.PersonalBook(n)
+		b := common.ContactsBook{Phonebook: pb, Number: n, Mailboxes: []string{upn[n]}, Source: 3, Skipped: map[string]int{"phone.none": 1}}
+		if e.written[pb] {
+			b.Entries, b.Owned = 2, 2
+		} else {
+			for i := range 2 {
+				p.Changes = append(p.Changes, contacts.Change{Action: plan.ActCreate, Phonebook: pb, Number: n, Mailbox: upn[n], Label: upn[n],
+					SourceID: fmt.Sprintf("c%d", i), Name: fmt.Sprintf("Contact %d of %s", i+1, n), Rule: "contact.new"})
+				b.Pending++
+			}
+		}
+		p.Changes = append(p.Changes, contacts.Change{Action: plan.ActSkip, Phonebook: pb, Number: n, Mailbox: upn[n], Label: upn[n],
+			SourceID: "c2", Name: "No Number", Rule: "phone.none", Reason: "the contact has no usable phone number"})
+		books = append(books, b)
+	}
+	for _, c := range p.Changes {
+		p.Counts[c.Action]++
+	}
+	p.Hash = contacts.Hash(p)
+	return p, books
+}
+
+// ContactsStatus plans the linked users' contacts.
+func (e *Extras) ContactsStatus(ctx context.Context) (common.ContactsStatus, error) {
+	e.enter("ContactsStatus")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	p, books := e.contactPlanLocked()
+	e.plans = map[string]string{p.Hash: ""}
+	st := common.ContactsStatus{Personal: true, Folders: "default", Books: books, Plan: p}
+	for i := len(e.runs) - 1; i >= 0; i-- {
+		if e.runs[i].Kind == "contacts" {
+			r := e.runs[i]
+			st.LastRun = &r
+			break
+		}
+	}
+	return st, nil
+}
+
+// ApplyContacts applies the plan ContactsStatus last made.
+func (e *Extras) ApplyContacts(ctx context.Context, planHash string) (<-chan progress.Event, error) {
+	e.enter("ApplyContacts")
+	e.mu.Lock()
+	if _, ok := e.plans[planHash]; !ok {
+		e.mu.Unlock()
+		return nil, contacts.ErrStale
+	}
+	delete(e.plans, planHash)
+	p, _ := e.contactPlanLocked()
+	runID := uint64(len(e.runs) + 1)
+	run := common.Run{ID: runID, Kind: "contacts", Trigger: "tui", Started: time.Now(), Status: "running", Done: map[plan.Action]int{}, Failed: map[plan.Action]int{}}
+	e.runs = append(e.runs, run)
+	e.mu.Unlock()
+	var work []contacts.Change
+	for _, c := range p.Changes {
+		if c.Action != plan.ActSkip {
+			work = append(work, c)
+		}
+	}
+	ch := make(chan progress.Event, 4)
+	go func() {
+		defer close(ch)
+		sum := &progress.Summary{RunID: runID, Started: run.Started, Done: map[plan.Action]int{}, Failed: map[plan.Action]int{}, Skipped: p.Counts[plan.ActSkip]}
+		for i, c := range work {
+			if ctx.Err() != nil {
+				sum.Canceled = true
+				break
+			}
+			if e.Delay > 0 {
+				select {
+				case <-time.After(e.Delay):
+				case <-ctx.Done():
+				}
+			}
+			sum.Done[c.Action]++
+			e.mu.Lock()
+			e.written[c.Phonebook] = true
+			e.mu.Unlock()
+			ch <- progress.Event{RunID: runID, Phase: progress.PhaseApply, Done: i + 1, Total: len(work), Current: c.Name,
+				Items: []progress.Item{{Action: c.Action, ObjectID: c.Mailbox, UPN: c.Label, Number: c.Number, OK: true}}}
+		}
+		sum.Finished = time.Now()
+		e.mu.Lock()
+		r := &e.runs[runID-1]
+		r.Finished, r.Done, r.Status = sum.Finished, sum.Done, "ok"
+		if sum.Canceled {
+			r.Status = "canceled"
+		}
+		e.mu.Unlock()
+		ch <- progress.Event{RunID: runID, Phase: progress.PhaseDone, Done: len(work), Total: len(work), Summary: sum}
+	}()
+	return ch, nil
+}
+
+// Presence returns the configured rows; refresh marks them live.
+func (e *Extras) Presence(ctx context.Context, refresh bool) (common.PresenceStatus, error) {
+	if refresh {
+		e.enter("PresenceRefresh")
+	} else {
+		e.enter("Presence")
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := common.PresenceStatus{Live: refresh, Enabled: e.settings["calendar.enabled"] == "true", Users: len(e.PresenceRows),
+		Rows: slices.Clone(e.PresenceRows)}
+	if refresh {
+		st.LastRefresh = time.Now()
+	}
+	return st, nil
+}
+
+// SSOStatus reports the sso.* settings, the linked users' switches (on
+// for every linked user when sso.enabled) and the PBX's settings.
+func (e *Extras) SSOStatus(ctx context.Context) (common.SSOStatus, error) {
+	e.enter("SSOStatus")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	st := common.SSOStatus{Enabled: e.settings["sso.enabled"] == "true", Users: cmp.Or(e.settings["sso.users"], "all"),
+		Synced: len(e.links), PBX: e.PBXM365,
+		Want: common.M365{TenantID: e.settings["ms.tenant"], ApplicationID: e.settings["ms.client_id"], SSOEnabled: true, UserSyncEnabled: e.PBXM365.UserSyncEnabled}}
+	if st.Enabled {
+		st.Planned = st.Synced
+	}
+	st.Changes = st.PBX != st.Want
+	return st, nil
+}
+
+// ApplySSO writes the tenant and client ID and sign-in to the fake PBX.
+func (e *Extras) ApplySSO(ctx context.Context) (common.SSOResult, error) {
+	e.enter("ApplySSO")
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.SSOError != nil {
+		return common.SSOResult{}, e.SSOError
+	}
+	res := common.SSOResult{Before: e.PBXM365}
+	e.PBXM365.TenantID, e.PBXM365.ApplicationID, e.PBXM365.SSOEnabled = e.settings["ms.tenant"], e.settings["ms.client_id"], true
+	res.After, res.Kept = e.PBXM365, true
+	return res, nil
+}
