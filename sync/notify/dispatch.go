@@ -66,14 +66,7 @@ func (d *dispatcher) add(a action) {
 	d.mu.Lock()
 	d.pending[a] = true
 	d.mu.Unlock()
-	d.poke()
-}
-
-func (d *dispatcher) poke() {
-	select {
-	case d.kick <- struct{}{}:
-	default:
-	}
+	kick(d.kick)
 }
 
 // run fires due actions until ctx ends, then waits for those running.
@@ -115,7 +108,7 @@ func (d *dispatcher) fire(ctx context.Context, wg *sync.WaitGroup) time.Duration
 			d.mu.Lock()
 			delete(d.running, a)
 			d.mu.Unlock()
-			d.poke()
+			kick(d.kick)
 		})
 	}
 	for a, t := range d.last { // forget quiet targets

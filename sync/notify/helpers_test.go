@@ -221,18 +221,23 @@ func (e *env) start() (*Manager, func()) {
 	if err != nil {
 		e.t.Fatal(err)
 	}
+	return m, run(e.t, m)
+}
+
+// run runs m until the test ends or stop is called (stop waits for Run to return).
+func run(tb testing.TB, m *Manager) (stop func()) {
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		m.Run(ctx)
 	}()
-	stop := func() {
+	stop = func() {
 		cancel()
 		<-done
 	}
-	e.t.Cleanup(stop)
-	return m, stop
+	tb.Cleanup(stop)
+	return stop
 }
 
 // waitSubs waits until the sim holds exactly the resources wanted.

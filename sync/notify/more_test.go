@@ -136,10 +136,7 @@ func TestTargetsFailureKeepsSubscriptions(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	run(t, m)
 	want := e.wanted()
 	e.waitSubs(want...)
 	e.tmu.Lock()
@@ -209,10 +206,8 @@ func BenchmarkTenantChangeToTrigger(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan struct{})
-	go func() { defer close(done); m.Run(ctx) }()
-	defer func() { cancel(); <-done }()
+	stop := run(b, m)
+	defer stop()
 	if !waitFor(10*time.Second, func() bool { return len(m.Subscriptions()) == 1 && m.Subscriptions()[0].ID != "" }) {
 		b.Fatal("not subscribed")
 	}

@@ -260,9 +260,12 @@ func (m *Manager) Refresh() {
 	m.wake()
 }
 
-func (m *Manager) wake() {
+func (m *Manager) wake() { kick(m.poke) }
+
+// kick signals a one-slot channel without blocking.
+func kick(ch chan struct{}) {
 	select {
-	case m.poke <- struct{}{}:
+	case ch <- struct{}{}:
 	default:
 	}
 }
