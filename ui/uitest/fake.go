@@ -18,6 +18,8 @@ import (
 	"sync"
 	"time"
 
+	tea "charm.land/bubbletea/v2"
+
 	"github.com/pbx365/pbx365/sync/contacts"
 	"github.com/pbx365/pbx365/sync/plan"
 	"github.com/pbx365/pbx365/sync/progress"
@@ -862,4 +864,20 @@ func (e *Extras) ApplySSO(ctx context.Context) (common.SSOResult, error) {
 	e.PBXM365.TenantID, e.PBXM365.ApplicationID, e.PBXM365.SSOEnabled = e.settings["ms.tenant"], e.settings["ms.client_id"], true
 	res.After, res.Kept = e.PBXM365, true
 	return res, nil
+}
+
+// Answering wraps a screen's Update for Pump as the root's prompt would: a
+// common.ConfirmMsg is recorded in *asked and, when yes, its Yes Cmd runs (the
+// admin pressed y; else No); every other message goes to update.
+func Answering(update func(tea.Msg) tea.Cmd, yes bool, asked *[]common.ConfirmMsg) func(tea.Msg) tea.Cmd {
+	return func(msg tea.Msg) tea.Cmd {
+		if m, ok := msg.(common.ConfirmMsg); ok {
+			*asked = append(*asked, m)
+			if yes {
+				return m.Yes
+			}
+			return m.No
+		}
+		return update(msg)
+	}
 }
