@@ -648,3 +648,33 @@ func TestPlanIsDeterministic(t *testing.T) {
 		t.Error("a plan that does not match its hash was applied")
 	}
 }
+
+// Mailboxes that cannot be read (here: the Contacts.Read consent was
+// withdrawn) are skips naming the error; the entries already written for
+// them stay as they are.
+func TestUnreadableMailboxesLeaveTheirEntries(t *testing.T) {
+	e := newEnv(t, envOpt{users: 20})
+	if _, _, sum := e.sync(true); failed(sum) != 0 {
+		t.Fatalf("first sync: %+v", sum)
+	}
+	before := e.sims.PBX.Snapshot().Contacts
+	e.sims.M365.Revoke(string(graphclient.PermContactsRead))
+	e.sims.M365.ExpireAccessTokens()
+	p, _, sum := e.sync(true)
+	if failed(sum) != 0 || sum.Err != "" || p.Writes() != 0 {
+		t.Fatalf("plan %v, summary %+v", p.Counts, sum)
+	}
+	n := countRule(p, plan.ActSkip, "mailbox.unreadable")
+	if want := len(e.linkedNumbers()) + len(e.shared); n < want/2 {
+		t.Errorf("%d mailbox.unreadable skips for %d mailboxes", n, want)
+	}
+	for _, c := range p.Changes {
+		if c.Rule == "mailbox.unreadable" && !strings.Contains(c.Reason, "403") {
+			t.Errorf("the skip does not name the error: %q", c.Reason)
+			break
+		}
+	}
+	if after := e.sims.PBX.Snapshot().Contacts; len(after) != len(before) {
+		t.Errorf("%d entries before, %d after", len(before), len(after))
+	}
+}
