@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -392,5 +393,32 @@ func TestCheckAndHandshake(t *testing.T) {
 	u, _ := url.Parse(e.cfg.PublicURL)
 	if lines := Check(ctx, Config{PublicURL: e.cfg.PublicURL, Listen: u.Host, CertFile: "/nonexistent.crt", KeyFile: "/nonexistent.key"}, e.roots()); lines[1].Status != graphclient.CheckError {
 		t.Errorf("unreadable cert: %v", lines)
+	}
+}
+
+func TestMovedPublicURLRecreatesEverything(t *testing.T) {
+	e := newEnv(t)
+	_, stop := e.start()
+	first := e.waitSubs(e.wanted()...)
+	stop()
+	port := strconv.Itoa(freePort(t))
+	e.cfg.PublicURL, e.cfg.Listen = "https://127.0.0.1:"+port+"/moved", "127.0.0.1:"+port
+	e.start()
+	e.waitSubs(e.wanted()...)
+	if !waitFor(5*time.Second, func() bool {
+		for _, s := range e.sim.Subscriptions() {
+			if s.NotificationURL != e.cfg.PublicURL || bySubResource(first, s.Resource).ID == s.ID {
+				return false
+			}
+		}
+		stored, _ := e.st.Subscriptions()
+		for _, s := range stored {
+			if s.NotificationURL != e.cfg.PublicURL {
+				return false
+			}
+		}
+		return len(stored) == len(first)
+	}) {
+		t.Fatalf("not moved: sim %+v", e.sim.Subscriptions())
 	}
 }
