@@ -453,7 +453,11 @@ func (s *Screen) View() string {
 	}
 	detail := ""
 	if r, ok := t.CursorRow(); ok {
-		detail = strings.Join(r.Cells, " · ")
+		if s.showPlan { // action, contact, why first: the reason is what matters
+			detail = r.Cells[0] + " " + r.Cells[2] + ": " + r.Cells[4] + " · " + r.Cells[1] + " · " + r.Cells[3]
+		} else {
+			detail = r.Cells[0] + " · " + r.Cells[7] + " · " + r.Cells[1]
+		}
 	}
 	lines := []string{head, st.Muted.Render(common.Fit(info, s.width)), common.Fit(planLine, s.width), common.Fit(runLine, s.width),
 		common.Clip(t.View(), s.width, max(1, s.height-5)), st.Muted.Render(common.Fit(detail, s.width))}

@@ -73,7 +73,7 @@ func New(c *common.Context) common.Screen {
 		{Title: "Why", Min: 10, Flex: 3},
 		{Title: "Since", Min: 5},
 		{Title: "Until", Min: 5},
-		{Title: "Next", Min: 10},
+		{Title: "Next", Min: 12},
 	}, false)
 	s.t.SetEmptyText("no calendar users: sync users first and set calendar.enabled")
 	return s
@@ -208,11 +208,11 @@ func (s *Screen) View() string {
 	}
 	info := ""
 	if p := s.st; p != nil {
-		src := "stored state (the service is not running here; r refreshes live)"
+		src := "stored state (r refreshes live)"
 		if p.Live {
 			src = "live"
 		}
-		on := "off: set calendar.enabled to move statuses"
+		on := "off (calendar.enabled)"
 		if p.Enabled {
 			on = "on"
 		}
@@ -220,8 +220,16 @@ func (s *Screen) View() string {
 		if !p.LastRefresh.IsZero() {
 			last = clock(p.LastRefresh, s.now())
 		}
-		info = fmt.Sprintf("calendar %s · %d user(s) · last refresh %s · %s", on, p.Users, last, src)
-		if p.Err != "" {
+		info = fmt.Sprintf("%s · calendar %s · %d user(s) · last refresh %s", src, on, p.Users, last)
+		failed := 0
+		for _, r := range p.Rows {
+			if r.Err != "" {
+				failed++
+			}
+		}
+		if failed > 0 {
+			info = st.Error.Render(common.Fit(fmt.Sprintf("ERROR %d user(s) with errors · ", failed)+info, s.width))
+		} else if p.Err != "" {
 			info = st.Error.Render(common.Fit("ERROR "+p.Err+" · "+info, s.width))
 		} else {
 			info = st.Muted.Render(common.Fit(info, s.width))
@@ -229,7 +237,7 @@ func (s *Screen) View() string {
 	}
 	detail := ""
 	if r, ok := s.t.CursorRow(); ok {
-		detail = r.Cells[1] + " · " + r.Cells[3] + " · " + r.Cells[4]
+		detail = r.Cells[1] + " · " + r.Cells[3] + " · " + r.Cells[4] + " · until " + r.Cells[6] + " · next " + r.Cells[7]
 	}
 	return common.Clip(head+"\n"+info+"\n"+common.Clip(s.t.View(), s.width, max(1, s.height-3))+"\n"+common.Fit(detail, s.width), s.width, s.height)
 }
