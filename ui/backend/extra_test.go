@@ -75,7 +75,9 @@ func newScreen(t *testing.T, s common.Screen) *screen {
 
 func (sc *screen) view() string { return ansi.Strip(sc.s.View()) }
 
-func (sc *screen) press(k string) { uitest.Pump(sc.update, sc.update(uitest.Key(k)), 300*time.Millisecond) }
+func (sc *screen) press(k string) {
+	uitest.Pump(sc.update, sc.update(uitest.Key(k)), 300*time.Millisecond)
+}
 
 // waitFor pumps until the view shows what.
 func (sc *screen) waitFor(what string) {
