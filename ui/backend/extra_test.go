@@ -70,6 +70,9 @@ func newScreen(t *testing.T, s common.Screen) *screen {
 	sc.update = uitest.Answering(s.Update, true, &sc.asked)
 	s.SetSize(120, 30)
 	uitest.Pump(sc.update, s.Init(), 300*time.Millisecond)
+	if act, ok := s.(common.Activatable); ok { // shown
+		uitest.Pump(sc.update, act.Activated(), 300*time.Millisecond)
+	}
 	return sc
 }
 

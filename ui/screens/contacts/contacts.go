@@ -121,8 +121,17 @@ func New(c *common.Context) common.Screen {
 	return s
 }
 
-// Init reads and plans.
-func (s *Screen) Init() tea.Cmd { return s.load() }
+// Init does nothing: reading every mailbox is costly, so the screen reads
+// and plans when first shown (and on r).
+func (s *Screen) Init() tea.Cmd { return nil }
+
+// Activated reads and plans the first time the screen is shown.
+func (s *Screen) Activated() tea.Cmd {
+	if s.st != nil || s.loading || s.err != nil {
+		return nil
+	}
+	return s.load()
+}
 
 func (s *Screen) load() tea.Cmd {
 	if s.b == nil {
@@ -416,6 +425,9 @@ func (s *Screen) View() string {
 		head += st.Muted.Render("  reading mailboxes…")
 	}
 	var info, planLine, runLine string
+	if s.st == nil && !s.loading {
+		info = "press r to read the mailboxes and plan"
+	}
 	if s.st != nil {
 		shared := "none"
 		if len(s.st.SharedMailboxes) > 0 {

@@ -52,10 +52,13 @@ func TestCountsPlanApplyAndNothingLeft(t *testing.T) {
 	link(t, f, 3)
 	c := common.NewContext(context.Background(), f, false)
 	s := contacts.New(c).(*contacts.Screen)
+	if s.Init() != nil {
+		t.Fatal("Init reads the mailboxes; only showing the screen should")
+	}
 	s.SetSize(80, 24)
 	var asked []common.ConfirmMsg
 	update := uitest.Answering(s.Update, true, &asked)
-	uitest.Pump(update, s.Init(), idle)
+	uitest.Pump(update, s.Activated(), idle)
 	out := ansi.Strip(s.View())
 	fits(t, s.View(), 80, 24)
 	if !strings.Contains(out, "phonebooks · shown 3 · total 3") || !strings.Contains(out, "Plan: create 6 · skip 3") ||
@@ -105,7 +108,7 @@ func TestDeclinedApplyWritesNothingAndOnlyOnContactsBackends(t *testing.T) {
 	s.SetSize(100, 30)
 	var asked []common.ConfirmMsg
 	update := uitest.Answering(s.Update, false, &asked)
-	uitest.Pump(update, s.Init(), idle)
+	uitest.Pump(update, s.(common.Activatable).Activated(), idle)
 	uitest.Send(update, idle, uitest.Key("a"))
 	if len(asked) != 1 || f.Calls("ApplyContacts") != 0 {
 		t.Fatalf("asked %d, applied %d", len(asked), f.Calls("ApplyContacts"))
