@@ -98,8 +98,8 @@ func (m *Manager) reconcile(ctx context.Context) time.Time {
 		case now.Before(e.retryAt):
 			next = minTime(next, e.retryAt)
 		case !e.wanted || sub != nil && sub.NotificationURL != m.public:
-			if sub != nil {
-				todo = func() { m.remove(ctx, res, sub.ID, e.wanted) }
+			if wanted := e.wanted; sub != nil {
+				todo = func() { m.remove(ctx, res, sub.ID, wanted) }
 			} else {
 				delete(m.byRes, res)
 			}
