@@ -44,10 +44,14 @@ func runSync(ctx context.Context, env *cmdEnv, args []string) int {
 	if code, ok := parseFlags(fs, args); !ok {
 		return code
 	}
-	_ = usersOnly
-	if *contacts || *all {
-		fmt.Fprintln(env.stderr, "pbx365 sync: contact sync is not available yet in this build; run without --contacts/--all for users")
-		return cli.ExitFailed
+	switch {
+	case btoi(*usersOnly)+btoi(*contacts)+btoi(*all) > 1:
+		fmt.Fprintln(env.stderr, "pbx365 sync: give one of --users, --contacts, --all")
+		return 2
+	case *contacts:
+		opt.What = cli.SyncWhatContacts
+	case *all:
+		opt.What = cli.SyncWhatAll
 	}
 	opt.Full = !*delta
 	return cli.Sync(ctx, env.dataDir, opt, env.io())
@@ -199,4 +203,11 @@ func runDemo(ctx context.Context, env *cmdEnv, args []string) int {
 		return code
 	}
 	return cli.Demo(ctx, opt, env.io())
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
 }

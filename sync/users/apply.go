@@ -97,8 +97,8 @@ func (e *Engine) Apply(ctx context.Context, p plan.Plan, snap *Snapshot, opt App
 	return r, nil
 }
 
-func (e *Engine) run(ctx context.Context, runID uint64, p plan.Plan, snap *Snapshot, opt ApplyOptions, em *progress.Emitter) progress.Summary {
-	sum := progress.Summary{RunID: runID, Started: e.now(), Done: map[plan.Action]int{}, Failed: map[plan.Action]int{}}
+func (e *Engine) run(ctx context.Context, runID uint64, p plan.Plan, snap *Snapshot, opt ApplyOptions, em *progress.Emitter) (sum progress.Summary) {
+	sum = progress.Summary{RunID: runID, Started: e.now(), Done: map[plan.Action]int{}, Failed: map[plan.Action]int{}}
 	defer func() { sum.Finished = e.now() }()
 
 	// Skips and conflicts write nothing to the PBX; they go to the audit log.

@@ -26,17 +26,45 @@ func openApp(dataDir string, sio IO, cmd string) (*app.App, bool) {
 	return a, true
 }
 
-// Sync is pbx365 sync: users (and, later, contacts) headless.
+// What pbx365 sync syncs.
+const (
+	SyncWhatUsers    = "users"
+	SyncWhatContacts = "contacts"
+	SyncWhatAll      = "all"
+)
+
+// Sync is pbx365 sync: users, contacts, or users then contacts, headless.
 func Sync(ctx context.Context, dataDir string, opt SyncOptions, sio IO) int {
 	a, ok := openApp(dataDir, sio, "sync")
 	if !ok {
 		return ExitFailed
 	}
 	defer a.Close()
-	eng, err := a.Users(ctx)
-	if err != nil {
+	fail := func(err error) int {
 		fmt.Fprintf(sio.Err, "pbx365 sync: %v\n", err)
 		return ExitFailed
+	}
+	switch opt.What {
+	case SyncWhatContacts:
+		ceng, err := a.Contacts(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		return SyncContacts(ctx, ceng, opt, sio)
+	case SyncWhatAll:
+		ueng, err := a.Users(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		ceng, err := a.Contacts(ctx)
+		if err != nil {
+			return fail(err)
+		}
+		return SyncAll(ctx, ueng, ceng, opt, sio)
+	}
+	eng, err := a.Users(ctx)
+	if err != nil {
+		return fail(err)
 	}
 	return SyncUsers(ctx, eng, opt, sio)
 }

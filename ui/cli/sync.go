@@ -24,7 +24,8 @@ const (
 
 // SyncOptions are the flags of pbx365 sync.
 type SyncOptions struct {
-	Full          bool // full reconcile (the default for pbx365 sync)
+	What          string // SyncWhatUsers (default), SyncWhatContacts or SyncWhatAll
+	Full          bool   // full reconcile (the default for pbx365 sync)
 	DryRun        bool
 	Yes           bool
 	AllowRemovals bool
@@ -92,15 +93,7 @@ func SyncUsers(ctx context.Context, eng UserSyncer, opt SyncOptions, sio IO) int
 		pr.fail("apply: %v", err)
 		return ExitFailed
 	}
-	var sum progress.Summary
-	for ev := range run.Events() {
-		pr.progress(ev)
-		if ev.Summary != nil {
-			sum = *ev.Summary
-		}
-	}
-	run.Wait()
-	pr.summary(sum)
+	sum := pr.report(run.Events(), run.Wait)
 	switch {
 	case sum.Guard != nil:
 		return ExitGuarded

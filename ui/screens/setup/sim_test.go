@@ -49,13 +49,6 @@ func TestWizardCompletesAgainstTheSimulators(t *testing.T) {
 	pump := func(cmd tea.Cmd) { uitest.Pump(s.Update, cmd, 3*time.Second) }
 	pump(s.Init())
 	view := func() string { return ansi.Strip(s.View()) }
-	press := func(keys ...string) {
-		for _, k := range keys {
-			_, cmd := s.Update(uitest.Key(k)), tea.Cmd(nil)
-			_ = cmd
-		}
-	}
-	_ = press
 	key := func(k string) { pump(s.Update(uitest.Key(k))) }
 	typ := func(text string) {
 		for _, r := range text {
