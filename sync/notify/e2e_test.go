@@ -422,3 +422,34 @@ func TestMovedPublicURLRecreatesEverything(t *testing.T) {
 		t.Fatalf("not moved: sim %+v", e.sim.Subscriptions())
 	}
 }
+
+// The content of a notification is never taken as data: the work follows
+// from the subscription it belongs to, whatever resource it names.
+func TestNotificationContentIsNotTrusted(t *testing.T) {
+	e := newEnv(t)
+	e.start()
+	e.waitSubs(e.wanted()...)
+	cal := e.targets.Calendar[0]
+	sub, _, _ := e.st.Subscription(eventsResource(cal))
+	other := e.targets.Calendar[1]
+	body := `{"value":[{"subscriptionId":"` + sub.ID + `","clientState":"` + sub.ClientState + `","changeType":"deleted","resource":"Users/` + other +
+		`/Events/x","resourceData":{"@odata.type":"#Microsoft.Graph.User","id":"` + other + `"},"tenantId":"evil"}]}`
+	req, _ := http.NewRequest(http.MethodPost, e.cfg.PublicURL, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := e.client().Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	if !waitFor(3*time.Second, func() bool { _, p, _ := e.rec.counts(); return len(p) > 0 }) {
+		t.Fatal("no refresh")
+	}
+	time.Sleep(3 * e.cfg.Debounce)
+	users, p, c := e.rec.counts()
+	if !slices.Equal(p, []string{cal}) || users != 0 || len(c) != 0 {
+		t.Errorf("refreshed %v, users runs %d, contacts %v; want only %s", p, users, c, cal)
+	}
+}
