@@ -10,6 +10,7 @@ import (
 	"sync"
 
 	"github.com/pbx365/pbx365/pbxclient"
+	"github.com/pbx365/pbx365/store"
 	"github.com/pbx365/pbx365/sync/contacts"
 	"github.com/pbx365/pbx365/sync/presence"
 	"github.com/pbx365/pbx365/sync/progress"
@@ -283,20 +284,12 @@ func (l *Local) pbxUsers(ctx context.Context) ([]pbxclient.User, error) {
 // PBX and its Microsoft 365 settings.
 func (l *Local) SSOStatus(ctx context.Context) (common.SSOStatus, error) {
 	var st common.SSOStatus
-	s, err := l.App.Store.Settings()
+	s, pbx, cur, err := l.m365(ctx)
 	if err != nil {
 		return st, err
 	}
 	st.Enabled, st.Users, st.Selected = s.SSO.Enabled, s.SSO.Users, s.SSO.Selected
 	st.Want = common.M365{TenantID: s.MS.Tenant, ApplicationID: s.MS.ClientID, SSOEnabled: true}
-	pbx, err := l.App.PBX()
-	if err != nil {
-		return st, fmt.Errorf("sso: %w", err)
-	}
-	cur, err := pbx.M365Settings(ctx)
-	if err != nil {
-		return st, fmt.Errorf("sso: read the PBX's Microsoft 365 settings: %w", err)
-	}
 	st.PBX = m365(cur)
 	st.Want.UserSyncEnabled = cur.UserSyncEnabled // never changed by pbx365
 	st.Changes = st.PBX != st.Want
@@ -333,6 +326,24 @@ func (l *Local) SSOStatus(ctx context.Context) (common.SSOStatus, error) {
 	return st, nil
 }
 
+// m365 reads the settings, the PBX client and the PBX's Microsoft 365
+// settings.
+func (l *Local) m365(ctx context.Context) (store.Settings, *pbxclient.XAPI, pbxclient.M365Settings, error) {
+	var cur pbxclient.M365Settings
+	s, err := l.App.Store.Settings()
+	if err != nil {
+		return s, nil, cur, err
+	}
+	pbx, err := l.App.PBX()
+	if err != nil {
+		return s, nil, cur, fmt.Errorf("sso: %w", err)
+	}
+	if cur, err = pbx.M365Settings(ctx); err != nil {
+		return s, nil, cur, fmt.Errorf("sso: read the PBX's Microsoft 365 settings: %w", err)
+	}
+	return s, pbx, cur, nil
+}
+
 func m365(s pbxclient.M365Settings) common.M365 {
 	return common.M365{TenantID: s.TenantID, ApplicationID: s.ApplicationID, SSOEnabled: s.SSOEnabled, UserSyncEnabled: s.UserSyncEnabled}
 }
@@ -345,17 +356,9 @@ func (l *Local) ApplySSO(ctx context.Context) (common.SSOResult, error) {
 	if err := l.App.Store.RequireSettings("ms.tenant", "ms.client_id"); err != nil {
 		return res, err
 	}
-	s, err := l.App.Store.Settings()
+	s, pbx, cur, err := l.m365(ctx)
 	if err != nil {
 		return res, err
-	}
-	pbx, err := l.App.PBX()
-	if err != nil {
-		return res, fmt.Errorf("sso: %w", err)
-	}
-	cur, err := pbx.M365Settings(ctx)
-	if err != nil {
-		return res, fmt.Errorf("sso: read the PBX's Microsoft 365 settings: %w", err)
 	}
 	res.Before = m365(cur)
 	want := pbxclient.M365Settings{TenantID: s.MS.Tenant, ApplicationID: s.MS.ClientID, SSOEnabled: true}

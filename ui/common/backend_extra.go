@@ -17,6 +17,13 @@ const (
 	ScreenSSO      ScreenID = "sso"
 )
 
+// Optional offers f only when b implements T, the optional backend
+// interface its screen needs.
+func Optional[T any](b Backend, f Factory) (Factory, bool) {
+	_, ok := b.(T)
+	return f, ok
+}
+
 // ContactsBackend is implemented by backends that run contact sync.
 type ContactsBackend interface {
 	// ContactsStatus settles what a previous run left open, reads every

@@ -25,10 +25,7 @@ import (
 // Factory registers the screen; it is offered only when the backend is a
 // common.ContactsBackend.
 func Factory(b common.Backend) (common.Factory, bool) {
-	if _, ok := b.(common.ContactsBackend); !ok {
-		return common.Factory{}, false
-	}
-	return common.Factory{ID: common.ScreenContacts, Title: "Contacts", New: New}, true
+	return common.Optional[common.ContactsBackend](b, common.Factory{ID: common.ScreenContacts, Title: "Contacts", New: New})
 }
 
 // KeyMap is the Contacts screen's keys.

@@ -20,10 +20,7 @@ import (
 // Factory registers the screen; it is offered only when the backend is a
 // common.PresenceBackend.
 func Factory(b common.Backend) (common.Factory, bool) {
-	if _, ok := b.(common.PresenceBackend); !ok {
-		return common.Factory{}, false
-	}
-	return common.Factory{ID: common.ScreenPresence, Title: "Presence", New: New}, true
+	return common.Optional[common.PresenceBackend](b, common.Factory{ID: common.ScreenPresence, Title: "Presence", New: New})
 }
 
 // KeyMap is the Presence screen's keys.

@@ -9,19 +9,21 @@ import (
 	"time"
 
 	tea "charm.land/bubbletea/v2"
+	"github.com/charmbracelet/colorprofile"
 	"github.com/charmbracelet/x/ansi"
+	"github.com/charmbracelet/x/exp/teatest/v2"
 
 	"github.com/pbx365/pbx365/sync/app"
+	"github.com/pbx365/pbx365/ui"
 	"github.com/pbx365/pbx365/ui/backend"
 	"github.com/pbx365/pbx365/ui/common"
-	"github.com/pbx365/pbx365/ui/screens/setup"
 	"github.com/pbx365/pbx365/ui/uitest"
 )
 
-// The wizard from an empty data dir against the simulators over HTTPS:
-// the admin types the tenant and app ID, generates the key pair, uploads
-// the certificate (to the simulated portal), checks the permissions live,
-// enters the PBX connection and sees the login checked with the version.
+// The wizard from an empty data dir against the simulators over HTTPS, in
+// the real program: the admin types the tenant and app ID, generates the key
+// pair, uploads the certificate (to the simulated portal), checks the
+// permissions live, enters the PBX connection and sees the login checked.
 func TestWizardCompletesAgainstTheSimulators(t *testing.T) {
 	dir := t.TempDir()
 	sims, err := app.StartSims(app.SimOptions{Seed: 2, Users: 30, Dir: dir})
@@ -43,77 +45,79 @@ func TestWizardCompletesAgainstTheSimulators(t *testing.T) {
 		}
 	}
 	b := backend.NewLocal(a)
-	c := common.NewContext(context.Background(), b, false)
-	s := setup.New(c).(*setup.Screen)
-	s.SetSize(110, 34)
-	pump := func(cmd tea.Cmd) { uitest.Pump(s.Update, cmd, 3*time.Second) }
-	pump(s.Init())
-	view := func() string { return ansi.Strip(s.View()) }
-	key := func(k string) { pump(s.Update(uitest.Key(k))) }
-	typ := func(text string) {
-		for _, r := range text {
-			pump(s.Update(uitest.Key(string(r))))
-		}
-	}
+	root := ui.New(b, ui.Options{StartScreen: common.ScreenSetup})
+	tm := teatest.NewTestModel(t, root, teatest.WithInitialTermSize(120, 40),
+		teatest.WithProgramOptions(tea.WithColorProfile(colorprofile.ASCII)))
 	waitFor := func(what string) {
 		t.Helper()
 		deadline := time.Now().Add(30 * time.Second)
-		for !strings.Contains(view(), what) {
+		for !strings.Contains(ansi.Strip(root.LastFrame()), what) {
 			if time.Now().After(deadline) {
-				t.Fatalf("waiting for %q; the screen shows:\n%s", what, view())
+				t.Fatalf("waiting for %q; the screen shows:\n%s", what, ansi.Strip(root.LastFrame()))
 			}
-			pump(nil)
+			time.Sleep(20 * time.Millisecond)
 		}
 	}
-
+	send := func(keys ...string) {
+		for _, k := range keys {
+			tm.Send(uitest.Key(k))
+		}
+	}
+	waitFor("Register app")
 	// 1: tenant and application ID.
-	key("e")
-	typ(sims.M365.TenantID())
-	key("enter")
-	typ(sims.M365.ClientID())
-	key("enter")
+	send("e")
+	tm.Type(sims.M365.TenantID())
+	send("enter")
+	tm.Type(sims.M365.ClientID())
+	send("enter")
 	waitFor("[x] 1 Register app")
-
-	// 2: key pair, then "upload" public_key.pem to the app.
-	s.SetStep(setup.StepKey)
-	key("g")
-	waitFor("thumbprint")
+	// 2: the key pair; then "upload" public_key.pem to the app.
+	send("j", "g")
 	kf, _ := a.KeyFile()
-	cert, err := os.ReadFile(filepath.Join(filepath.Dir(kf), "public_key.pem"))
+	pub := filepath.Join(filepath.Dir(kf), "public_key.pem")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(pub); err == nil {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("no public_key.pem; the screen shows:\n%s", ansi.Strip(root.LastFrame()))
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	waitFor("thumbprint")
+	cert, err := os.ReadFile(pub)
 	if err != nil {
 		t.Fatalf("public_key.pem: %v", err)
 	}
 	if err := sims.M365.RegisterCertificate(cert); err != nil {
 		t.Fatal(err)
 	}
-
 	// 3: permissions checked live; a missing consent is named.
 	sims.M365.Revoke("Mail.Send")
-	s.SetStep(setup.StepPermissions)
-	key("c")
+	send("j", "c")
 	waitFor("[missing] Mail.Send")
 	waitFor("[ok] User.Read.All")
 	sims.M365.GrantAll()
-	key("c")
+	send("c")
 	waitFor("[ok] Mail.Send")
-
 	// The PBX connection, then the login is checked and shows the version.
-	s.SetStep(setup.StepPBX)
-	key("e")
-	typ(sims.PBX.URL())
-	key("enter")
-	typ(sims.PBX.ClientID())
-	key("enter")
-	typ(sims.PBX.Secret())
-	if strings.Contains(view(), sims.PBX.Secret()) {
+	send("j", "e")
+	tm.Type(sims.PBX.URL())
+	send("enter")
+	tm.Type(sims.PBX.ClientID())
+	send("enter")
+	tm.Type(sims.PBX.Secret())
+	send("enter")
+	waitFor("[ok] version")
+	if strings.Contains(root.LastFrame(), sims.PBX.Secret()) {
 		t.Fatal("the API key is shown")
 	}
-	key("enter")
-	waitFor("[ok] version")
-	waitFor("[x] · PBX connection")
-
 	st, err := b.SetupStatus(context.Background())
 	if err != nil || !st.Complete() {
 		t.Fatalf("setup not complete: %+v %v", st, err)
 	}
+	send("ctrl+c")
+	tm.WaitFinished(t, teatest.WithFinalTimeout(10*time.Second))
+	root.Shutdown(5 * time.Second)
 }

@@ -18,10 +18,7 @@ import (
 // Factory registers the screen; it is offered only when the backend is a
 // common.SSOBackend.
 func Factory(b common.Backend) (common.Factory, bool) {
-	if _, ok := b.(common.SSOBackend); !ok {
-		return common.Factory{}, false
-	}
-	return common.Factory{ID: common.ScreenSSO, Title: "SSO", New: New}, true
+	return common.Optional[common.SSOBackend](b, common.Factory{ID: common.ScreenSSO, Title: "SSO", New: New})
 }
 
 // KeyMap is the SSO screen's keys.
