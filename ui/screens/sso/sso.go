@@ -188,7 +188,7 @@ func (s *Screen) askApply() tea.Cmd {
 	switch {
 	case s.applying:
 		return common.Status("the PBX is being written", true)
-	case s.st == nil || s.loading:
+	case s.st == nil:
 		return common.Status("the PBX's settings are still being read", true)
 	case s.st.Want.TenantID == "" || s.st.Want.ApplicationID == "":
 		return common.Status("set ms.tenant and ms.client_id first (Setup)", true)
