@@ -170,13 +170,21 @@ func (l *Local) GenerateKeyPair(_ context.Context) (common.KeyInfo, error) {
 
 // CheckMicrosoft gets a token and checks each permission live.
 func (l *Local) CheckMicrosoft(ctx context.Context) ([]common.CheckLine, error) {
+	// A fresh client asks Entra for a fresh token: consent granted since the
+	// last token shows at once instead of after the cached token expires.
+	l.App.Reset()
 	g, err := l.App.Graph(ctx)
 	if err != nil {
 		return []common.CheckLine{{Name: "microsoft 365", Status: common.CheckError, Detail: err.Error()}}, nil
 	}
 	var out []common.CheckLine
 	for _, c := range g.CheckLines(ctx) {
-		out = append(out, common.CheckLine{Name: c.Item, Status: common.CheckStatus(c.Status), Detail: c.Detail})
+		// The screens name lines "token" and by permission.
+		name := strings.TrimPrefix(c.Item, "permission ")
+		if name == "graph token" {
+			name = "token"
+		}
+		out = append(out, common.CheckLine{Name: name, Status: common.CheckStatus(c.Status), Detail: c.Detail})
 	}
 	return out, nil
 }
@@ -189,7 +197,8 @@ func (l *Local) CheckPBX(ctx context.Context) ([]common.CheckLine, error) {
 	}
 	var out []common.CheckLine
 	for _, r := range p.Check(ctx) {
-		out = append(out, common.CheckLine{Name: r.Name, Status: common.CheckStatus(r.Status), Detail: r.Detail})
+		// The screens name lines "login", "version", ...
+		out = append(out, common.CheckLine{Name: strings.TrimPrefix(r.Name, "pbx "), Status: common.CheckStatus(r.Status), Detail: r.Detail})
 	}
 	return out, nil
 }
