@@ -46,9 +46,11 @@ func defaultKeys() KeyMap {
 }
 
 type statusMsg struct {
-	id  uint64
-	st  common.ContactsStatus
-	err error
+	id    uint64
+	st    common.ContactsStatus
+	books []idtable.Row // built in the Cmd, off the Update loop
+	chg   []idtable.Row
+	err   error
 }
 
 type applyMsg struct{ id uint64 }
@@ -139,7 +141,10 @@ func (s *Screen) load() tea.Cmd {
 	id, b := s.stID, s.b
 	return s.c.Do(func(ctx context.Context) tea.Msg {
 		st, err := b.ContactsStatus(ctx)
-		return statusMsg{id: id, st: st, err: err}
+		if err != nil {
+			return statusMsg{id: id, err: err}
+		}
+		return statusMsg{id: id, st: st, books: bookRows(st.Books), chg: changeRows(&st)}
 	})
 }
 
@@ -277,8 +282,8 @@ func (s *Screen) Update(msg tea.Msg) tea.Cmd {
 		if msg.err == nil {
 			st := msg.st
 			s.st = &st
-			s.books.SetRows(bookRows(st.Books))
-			s.chg.SetRows(changeRows(&st))
+			s.books.SetRows(msg.books)
+			s.chg.SetRows(msg.chg)
 		}
 		return nil
 	case applyMsg:
