@@ -12,6 +12,7 @@ import (
 	"github.com/pbx365/pbx365/graphclient"
 	"github.com/pbx365/pbx365/store"
 	"github.com/pbx365/pbx365/sync/app"
+	"github.com/pbx365/pbx365/sync/notify"
 	"github.com/pbx365/pbx365/sync/plan"
 	"github.com/pbx365/pbx365/sync/users"
 )
@@ -129,6 +130,12 @@ func Check(ctx context.Context, dataDir string, sio IO) int {
 	} else {
 		for _, r := range p.Check(ctx) {
 			line(r.Status, r.Name, r.Detail)
+		}
+	}
+	// Change notifications are optional: checked only when configured.
+	if st, err := a.Store.Settings(); err == nil && st.Notify.PublicURL != "" {
+		for _, l := range notify.Check(ctx, notify.FromSettings(st.Notify), nil) {
+			line(l.Status, l.Item, l.Detail)
 		}
 	}
 	if failed {

@@ -192,3 +192,42 @@ func TestServeSIGTERMSettlesAndSIGKILLLosesNothing(t *testing.T) {
 		t.Fatalf("%d extensions, want %d:\n%s", got, want+seeded, out.String())
 	}
 }
+
+// serve runs the presence engine: a meeting starting in a few seconds puts
+// the user on the busy profile at its start, and the status comes back at
+// its end.
+func TestServeRunsCalendarPresence(t *testing.T) {
+	data, sims := simDataDir(t, 30, map[string]string{"schedule.delta_interval": "1h", "calendar.enabled": "true", "calendar.refresh": "1h"})
+	var u m365sim.User
+	for _, x := range sims.M365.Users() {
+		if x.UserType == "Member" && x.AccountEnabled && x.Mail != "" && x.Mailbox == m365sim.MailboxUser {
+			u = x
+			break
+		}
+	}
+	start := time.Now().Add(8 * time.Second).Truncate(time.Second)
+	if _, err := sims.M365.AddMeeting(u.ID, m365sim.Meeting{Subject: "Standup", Start: start, End: start.Add(4 * time.Second), ShowAs: "busy"}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	var errs syncBuffer
+	done := make(chan int, 1)
+	go func() { done <- Serve(ctx, data, IO{Out: &bytes.Buffer{}, Err: &errs}) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	profile := func() string {
+		for _, x := range sims.PBX.Users() {
+			if strings.EqualFold(x.EmailAddress, u.Mail) {
+				return x.CurrentProfileName
+			}
+		}
+		return ""
+	}
+	waitFor(t, 30*time.Second, "the busy profile at the meeting's start", func() bool { return profile() == "Out of office" })
+	if late := time.Since(start); late > 5*time.Second {
+		t.Errorf("set %s after the meeting started", late)
+	}
+	waitFor(t, 30*time.Second, "the status restored at the end", func() bool { return profile() == "Available" })
+}
