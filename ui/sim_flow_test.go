@@ -1,13 +1,16 @@
 package ui
 
 import (
+	"context"
 	"fmt"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/pbx365/pbx365/graphclient/m365sim"
 	"github.com/pbx365/pbx365/sync/app"
+	"github.com/pbx365/pbx365/sync/scheduler"
 	"github.com/pbx365/pbx365/ui/backend"
 )
 
@@ -57,5 +60,59 @@ func TestFlowAgainstTheSimulators(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The same flow with the TUI attached to a service over its unix socket:
+// the plan is made and applied in the service, the events stream back.
+func TestFlowAttachedToTheServiceSocket(t *testing.T) {
+	dir := t.TempDir()
+	sims, err := app.StartSims(app.SimOptions{Seed: 1, Users: 120, Dir: dir})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer sims.Close()
+	a, err := app.Open(filepath.Join(dir, "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	if err := sims.Configure(a.Store); err != nil {
+		t.Fatal(err)
+	}
+	for i := 1; i <= 5; i++ {
+		u := m365sim.User{DisplayName: fmt.Sprintf("Sam Sockettester%d", i), GivenName: "Sam", Surname: fmt.Sprintf("Sockettester%d", i),
+			UserPrincipalName: fmt.Sprintf("sam.sockettester%d@%s", i, m365sim.Domain), Mail: fmt.Sprintf("sam.sockettester%d@%s", i, m365sim.Domain),
+			UserType: "Member", AccountEnabled: true}
+		if _, err := sims.M365.AddUser(u); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eng, err := a.Users(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The service's side: its scheduler is idle here (no start run), so the
+	// TUI's plan is the only writer.
+	sch := &scheduler.Scheduler{Users: eng, RunLock: &a.RunMu}
+	srv := &backend.Server{Local: backend.NewLocal(a), Sched: sch}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go srv.Listen(ctx, backend.SocketPath(a.Dir))
+	var r *backend.Remote
+	for i := 0; ; i++ {
+		if r, err = backend.Dial(ctx, a.Dir); err == nil {
+			break
+		}
+		if i > 200 {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer r.Close()
+	before := len(sims.PBX.Users())
+	flow(t, r, "sockettester", 100, 30)
+	if got := len(sims.PBX.Users()) - before; got != 5 {
+		t.Fatalf("the PBX gained %d extensions through the service, want 5", got)
 	}
 }
