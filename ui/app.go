@@ -93,6 +93,7 @@ type App struct {
 	keys     common.GlobalKeys
 	help     help.Model
 	showHelp bool
+	service  string // the attached service's status line
 	confirm  *common.ConfirmMsg
 	quitAsk  bool // the open prompt is "quit?"
 
@@ -179,7 +180,7 @@ func (a *App) Confirming() (string, bool) {
 
 // Init starts every screen and asks the terminal for its background colour.
 func (a *App) Init() tea.Cmd {
-	cmds := []tea.Cmd{tea.RequestBackgroundColor}
+	cmds := []tea.Cmd{tea.RequestBackgroundColor, a.readServiceLine()}
 	for _, s := range a.screens {
 		cmds = append(cmds, s.Init())
 	}
@@ -224,6 +225,9 @@ func (a *App) askQuit() tea.Cmd {
 
 // Update routes a message.
 func (a *App) Update(msg tea.Msg) (tea.Model, tea.Cmd) {
+	if cmd, ok := a.updateService(msg); ok {
+		return a, cmd
+	}
 	switch msg := msg.(type) {
 	case tea.WindowSizeMsg:
 		a.width, a.height = msg.Width, msg.Height
@@ -351,6 +355,9 @@ func (a *App) statusLine() string {
 		}
 	}
 	left := a.status
+	if left == "" && a.service != "" {
+		left = a.service
+	}
 	switch {
 	case left == "":
 	case a.statusErr:

@@ -110,6 +110,13 @@ func TestFlowAttachedToTheServiceSocket(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	defer r.Close()
+	// The status bar shows the service.
+	root := New(r, Options{})
+	root.width = 100
+	root.Update(root.readServiceLine()())
+	if line := root.statusLine(); !strings.Contains(line, "service running") {
+		t.Fatalf("status line %q", line)
+	}
 	before := len(sims.PBX.Users())
 	flow(t, r, "sockettester", 100, 30)
 	if got := len(sims.PBX.Users()) - before; got != 5 {

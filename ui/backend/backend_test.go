@@ -175,3 +175,42 @@ func TestRemoteBackendThroughTheServiceSocket(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// The attached TUI's status line names the service's start and next run.
+func TestServiceLineWhileTheSchedulerRuns(t *testing.T) {
+	_, a := setup(t, 20)
+	eng, err := a.Users(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	sch := &scheduler.Scheduler{Users: eng, Interval: time.Hour, RunLock: &a.RunMu}
+	srv := &backend.Server{Local: backend.NewLocal(a), Sched: sch}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	done := make(chan struct{})
+	go func() { sch.Run(ctx); close(done) }()
+	defer func() { cancel(); <-done }()
+	go srv.Listen(ctx, backend.SocketPath(a.Dir))
+	var r *backend.Remote
+	for i := 0; ; i++ {
+		if r, err = backend.Dial(ctx, a.Dir); err == nil {
+			break
+		}
+		if i > 200 {
+			t.Fatal(err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	defer r.Close()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		line, err := r.ServiceLine(ctx)
+		if err == nil && strings.Contains(line, "since") && strings.Contains(line, "next run at") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("line %q %v", line, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}

@@ -229,3 +229,25 @@ func (r *Remote) Runs(ctx context.Context, f common.RunFilter) (out []common.Run
 func (r *Remote) RunItems(ctx context.Context, runID uint64, f common.ItemFilter) (out []common.RunItem, err error) {
 	return out, r.call(ctx, "RunItems", callArgs{RunID: runID, ItemFilter: f}, &out)
 }
+
+// ServiceLine is the status bar's "service running since …, next run at …".
+func (r *Remote) ServiceLine(ctx context.Context) (string, error) {
+	st, err := r.Status(ctx)
+	if err != nil {
+		return "", err
+	}
+	line := "service running"
+	if !st.Since.IsZero() {
+		line += " since " + st.Since.Local().Format("2006-01-02 15:04")
+	}
+	switch {
+	case st.Running:
+		line += ", a run is applying"
+	case !st.NextRun.IsZero():
+		line += ", next run at " + st.NextRun.Local().Format("15:04")
+	}
+	if st.Waiting != "" {
+		line += " · waiting for the admin: " + st.Waiting
+	}
+	return line, nil
+}

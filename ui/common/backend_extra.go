@@ -132,3 +132,9 @@ type SSOResult struct {
 	Before, After M365
 	Kept          bool // the PBX holds what was written
 }
+
+// ServiceBackend is a backend attached to a running pbx365 serve: the status
+// bar shows ServiceLine ("service running since …, next run at …").
+type ServiceBackend interface {
+	ServiceLine(ctx context.Context) (string, error)
+}
