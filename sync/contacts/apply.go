@@ -11,29 +11,8 @@ import (
 	"github.com/pbx365/pbx365/sync/progress"
 )
 
-// Run is a plan being applied. Read Events until it is closed (or call Wait,
-// which drains it); the last event carries the Summary.
-type Run struct {
-	ID     uint64
-	events chan progress.Event
-	cancel context.CancelFunc
-	done   chan struct{}
-	sum    progress.Summary
-}
-
-// Events streams the run's progress; it is closed after the final event.
-func (r *Run) Events() <-chan progress.Event { return r.events }
-
-// Cancel stops the run after the writes in flight have settled.
-func (r *Run) Cancel() { r.cancel() }
-
-// Wait drains the events still unread and returns the summary.
-func (r *Run) Wait() progress.Summary {
-	for range r.events {
-	}
-	<-r.done
-	return r.sum
-}
+// Run is a plan being applied (see progress.Run).
+type Run = progress.Run
 
 // ApplyOptions say how a plan is applied.
 type ApplyOptions struct {
@@ -71,26 +50,13 @@ func (e *Engine) Apply(ctx context.Context, p Plan, snap *Snapshot, opt ApplyOpt
 	if interval == 0 {
 		interval = defaultInterval
 	}
-	em := progress.NewEmitter(runID, interval)
-	rctx, cancel := context.WithCancel(ctx)
-	r := &Run{ID: runID, events: make(chan progress.Event), cancel: cancel, done: make(chan struct{})}
-	go func() {
-		for ev := range em.Out() {
-			r.events <- ev
-		}
-		close(r.events)
-	}()
-	go func() {
-		defer close(r.done)
-		defer cancel()
+	return progress.Start(ctx, runID, interval, func(rctx context.Context, em *progress.Emitter) progress.Summary {
 		sum := e.run(rctx, runID, p, snap, em)
 		if err := e.State.EndRun(runID, sum); err != nil && sum.Err == "" {
 			sum.Err = fmt.Sprintf("record run: %v", err)
 		}
-		r.sum = sum
-		em.Finish(sum)
-	}()
-	return r, nil
+		return sum
+	}), nil
 }
 
 // book is the work of one phonebook.

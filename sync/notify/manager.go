@@ -93,26 +93,26 @@ func (m *Manager) reconcile(ctx context.Context) time.Time {
 		m.mu.Lock()
 		e := m.byRes[res]
 		sub := m.subOf(res)
-		var todo func()
+		var action func()
 		switch {
 		case now.Before(e.retryAt):
 			next = minTime(next, e.retryAt)
 		case !e.wanted || sub != nil && sub.NotificationURL != m.public:
 			if wanted := e.wanted; sub != nil {
-				todo = func() { m.remove(ctx, res, sub.ID, wanted) }
+				action = func() { m.remove(ctx, res, sub.ID, wanted) }
 			} else {
 				delete(m.byRes, res)
 			}
 		case sub == nil:
-			todo = func() { m.create(ctx, res) }
+			action = func() { m.create(ctx, res) }
 		case e.renewNow || !now.Before(renewAt(sub)):
-			todo = func() { m.renew(ctx, res, sub.ID) }
+			action = func() { m.renew(ctx, res, sub.ID) }
 		default:
 			next = minTime(next, renewAt(sub))
 		}
 		m.mu.Unlock()
-		if todo != nil {
-			run(todo)
+		if action != nil {
+			run(action)
 		}
 	}
 	wg.Wait()
