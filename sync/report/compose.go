@@ -60,15 +60,15 @@ func composeAlert(in alertInput) (subject, body string) {
 		}
 	}
 	b.WriteString("\nWHAT TO DO\n\n")
-	var todo []string
+	var steps []string
 	for _, p := range in.Problems {
-		for _, t := range p.Todo {
-			if !slices.Contains(todo, t) {
-				todo = append(todo, t)
+		for _, t := range p.Steps {
+			if !slices.Contains(steps, t) {
+				steps = append(steps, t)
 			}
 		}
 	}
-	for _, t := range todo {
+	for _, t := range steps {
 		b.WriteString("  - " + t + "\n")
 	}
 	b.WriteString("\n-- \npbx365 mails each problem at most once a day; the next mail about it comes tomorrow at the earliest.\n")

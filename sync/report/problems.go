@@ -15,7 +15,7 @@ type problem struct {
 	Key     string   // at most one mail per key and day
 	Title   string   // for the subject
 	What    []string // what happened
-	Todo    []string // what to do
+	Steps   []string // what to do
 	Repeats int      // times it came back, unmailed, since the previous mail
 }
 
@@ -52,7 +52,7 @@ func problemsOf(res scheduler.Result) []problem {
 			Key:   keyFailedWrites,
 			Title: fmt.Sprintf("%d %s failed", n, plural(n, "write", "writes")),
 			What:  []string{fmt.Sprintf("%d %s to the PBX failed.", n, plural(n, "write", "writes"))},
-			Todo: []string{
+			Steps: []string{
 				logLine,
 				"The failed writes are tried again at the next run; if they keep failing, check the PBX and the connection: `pbx365 check`.",
 				"Sync now from the TUI (`pbx365`) or with `pbx365 sync` once the cause is fixed.",
@@ -77,27 +77,27 @@ func guardProblem(g *plan.Guard, logLine string) problem {
 	switch g.Kind {
 	case plan.GuardRemovalThreshold:
 		p.What = append(p.What, fmt.Sprintf("It would disable or delete %d extensions; users.max_removals allows %d.", g.Count, g.Limit))
-		p.Todo = []string{
+		p.Steps = []string{
 			"Review the removals in the TUI (`pbx365`) and confirm them there, or run `pbx365 sync --allow-removals`.",
 			"If they are wrong, check the scope: `pbx365 config get users.scope` (and users.groups / users.selected); `pbx365 explain USER` shows why a user is out.",
 			"The service waits for you: nothing is removed until you allow it.",
 		}
 	case plan.GuardEmptyDirectory:
-		p.Todo = []string{
+		p.Steps = []string{
 			"The directory answered with no users, so nothing was removed. Check the Graph connection and permissions: `pbx365 check`.",
 			"Check the scope: `pbx365 config get users.scope` and users.groups.",
 		}
 	case plan.GuardEmptyPBX:
-		p.Todo = []string{
+		p.Steps = []string{
 			"The PBX listed no users. Check the PBX login and the PBX itself: `pbx365 check`.",
 			"When the PBX is right again, run `pbx365 sync` (or sync from the TUI).",
 		}
 	case plan.GuardInvalidSettings:
-		p.Todo = []string{
+		p.Steps = []string{
 			"Fix the setting named above: `pbx365 config list`, then `pbx365 config set KEY VALUE` (or the TUI's settings).",
 		}
 	default:
-		p.Todo = []string{"Open the TUI (`pbx365`) to review the plan, or run `pbx365 sync --dry-run`.", logLine}
+		p.Steps = []string{"Open the TUI (`pbx365`) to review the plan, or run `pbx365 sync --dry-run`.", logLine}
 	}
 	return p
 }
@@ -108,7 +108,7 @@ func errorProblem(title, text string) problem {
 		Key:   keyError + normalizeError(first),
 		Title: title + ": " + first,
 		What:  []string{strings.ToUpper(title[:1]) + title[1:] + ": " + scrub(text)},
-		Todo: []string{
+		Steps: []string{
 			"Check the Graph token, the permissions and the PBX login: `pbx365 check`.",
 			"The service tries again with backoff; `pbx365 sync --dry-run` shows whether a run works now.",
 		},

@@ -58,7 +58,7 @@ func TestProblemsOf(t *testing.T) {
 		"something_new":            "pbx365 sync --dry-run",
 	} {
 		ps := problemsOf(scheduler.Result{Summary: progress.Summary{Guard: &plan.Guard{Kind: kind, Message: "stopped"}}})
-		if len(ps) != 1 || ps[0].Key != keyGuard+kind || !strings.Contains(strings.Join(ps[0].Todo, "\n"), want) {
+		if len(ps) != 1 || ps[0].Key != keyGuard+kind || !strings.Contains(strings.Join(ps[0].Steps, "\n"), want) {
 			t.Errorf("guard %s: %+v, want a to-do with %q", kind, ps, want)
 		}
 	}

@@ -451,11 +451,11 @@ func (s *Screen) editKey(k tea.KeyPressMsg) tea.Cmd {
 	}))
 }
 
-// stepState is a step's mark: done, problem, todo or optional.
+// stepState is a step's mark: done, problem, pending or optional.
 type stepState int
 
 const (
-	stTodo stepState = iota
+	stPending stepState = iota
 	stDone
 	stProblem
 	stOptional
@@ -470,7 +470,7 @@ func (s *Screen) state(st Step) stepState {
 		}
 	case StepKey:
 		if !set.Key.Exists {
-			return stTodo
+			return stPending
 		}
 		if set.Key.NotAfter.Sub(s.now()) < 30*24*time.Hour {
 			return stProblem
@@ -482,7 +482,7 @@ func (s *Screen) state(st Step) stepState {
 		}
 		lines := s.checks[st]
 		if len(lines) == 0 {
-			return stTodo
+			return stPending
 		}
 		for _, l := range lines {
 			if l.Status != common.CheckOK {
@@ -493,7 +493,7 @@ func (s *Screen) state(st Step) stepState {
 	default:
 		return stOptional
 	}
-	return stTodo
+	return stPending
 }
 
 func (s *Screen) mark(st stepState) string {
