@@ -28,6 +28,10 @@ type env struct {
 	app     *app.App
 	eng     *presence.Engine
 	changes <-chan presence.Change
+	// pending holds per-user changes read while awaiting another one: the
+	// engine applies due transitions in parallel, so the order in which
+	// users' changes arrive is not fixed.
+	pending []presence.Change
 	stop    func()
 }
 
@@ -117,6 +121,7 @@ func (e *env) start() {
 	e.eng = e.engine()
 	ch, unsub := e.eng.Subscribe(4096)
 	e.changes = ch
+	e.pending = nil
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- e.eng.Start(ctx) }()
@@ -136,9 +141,22 @@ func (e *env) start() {
 	e.await("", "refresh")
 }
 
-// await waits for a change of that action (for that user, when set).
+// await waits for a change of that action (for that user, when set). A
+// user's change that arrived while another was awaited is kept and matched
+// first, in arrival order.
 func (e *env) await(objectID, action string) presence.Change {
 	e.t.Helper()
+	match := func(c presence.Change) bool {
+		return c.Action == action && (objectID == "" || c.ObjectID == objectID)
+	}
+	if objectID != "" {
+		for i, c := range e.pending {
+			if match(c) {
+				e.pending = append(e.pending[:i], e.pending[i+1:]...)
+				return c
+			}
+		}
+	}
 	deadline := time.After(20 * time.Second)
 	for {
 		select {
@@ -146,8 +164,11 @@ func (e *env) await(objectID, action string) presence.Change {
 			if c.Action == "refresh" && c.Err != "" {
 				e.t.Logf("refresh error: %s", c.Err)
 			}
-			if c.Action == action && (objectID == "" || c.ObjectID == objectID) {
+			if match(c) {
 				return c
+			}
+			if c.ObjectID != "" {
+				e.pending = append(e.pending, c)
 			}
 			if objectID != "" && c.ObjectID == objectID {
 				e.t.Logf("change %+v", c)
