@@ -77,32 +77,59 @@ func (c *Client) Contacts(ctx context.Context, userID, folders string) ([]Contac
 	if folders != FoldersAll {
 		return out, nil
 	}
-	// contactFolders lists the folders below the default one; walk their children too.
+	fs, err := c.contactFolders(ctx, user)
+	if err != nil {
+		return nil, c.wrap(op, err)
+	}
+	for _, f := range fs {
+		cs, err := c.contactsIn(ctx, user+"/contactFolders/"+pathEscape(f.ID)+"/contacts")
+		if err != nil {
+			return nil, c.wrap(op, err)
+		}
+		out = append(out, cs...)
+	}
+	return out, nil
+}
+
+// ContactFolders lists the contact folders below a mailbox's default Contacts
+// folder, children included, parents before their children. A mailbox that
+// does not exist or is not enabled gives an error for which IsNotFound is true.
+func (c *Client) ContactFolders(ctx context.Context, userID string) ([]ContactFolder, error) {
+	if strings.TrimSpace(userID) == "" {
+		return nil, errors.New("contact folders: empty user id")
+	}
+	fs, err := c.contactFolders(ctx, "/users/"+pathEscape(userID))
+	if err != nil {
+		return nil, c.wrap("contact folders of "+userID, err)
+	}
+	return fs, nil
+}
+
+// contactFolders walks contactFolders (the children of the default folder)
+// and each folder's childFolders, breadth first.
+func (c *Client) contactFolders(ctx context.Context, user string) ([]ContactFolder, error) {
+	var out []ContactFolder
 	queue := []string{user + "/contactFolders"}
 	for len(queue) > 0 {
 		list := queue[0]
 		queue = queue[1:]
-		var ids []string
-		_, err := pageAll(ctx, c, c.url(list, url.Values{"$select": {"id"}, "$top": {fmt.Sprint(contactPageSize)}}), nil,
+		start := len(out)
+		_, err := pageAll(ctx, c, c.url(list, url.Values{"$select": {"id,displayName,parentFolderId"}, "$top": {fmt.Sprint(contactPageSize)}}), nil,
 			func(p []struct {
-				ID string `json:"id"`
+				ID             string `json:"id"`
+				DisplayName    string `json:"displayName"`
+				ParentFolderID string `json:"parentFolderId"`
 			}) error {
 				for _, f := range p {
-					ids = append(ids, f.ID)
+					out = append(out, ContactFolder{ID: f.ID, DisplayName: f.DisplayName, ParentFolderID: f.ParentFolderID})
 				}
 				return nil
 			})
 		if err != nil {
-			return nil, c.wrap(op, err)
+			return nil, err
 		}
-		for _, id := range ids {
-			folder := user + "/contactFolders/" + pathEscape(id)
-			cs, err := c.contactsIn(ctx, folder+"/contacts")
-			if err != nil {
-				return nil, c.wrap(op, err)
-			}
-			out = append(out, cs...)
-			queue = append(queue, folder+"/childFolders")
+		for _, f := range out[start:] {
+			queue = append(queue, user+"/contactFolders/"+pathEscape(f.ID)+"/childFolders")
 		}
 	}
 	return out, nil

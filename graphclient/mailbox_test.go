@@ -86,6 +86,70 @@ func TestContactsDefaultAndAllFolders(t *testing.T) {
 	}
 }
 
+func TestContactFoldersAtAnyDepthAndTheirDelta(t *testing.T) {
+	s := startSim(t, 50)
+	c := newSimClient(t, s)
+	ctx := testCtx(t)
+	with, without := mailboxUsers(t, s)
+	u := with[0]
+	before := len(s.Mailbox(u.ID).ContactFolders) - 1
+	top, err := s.AddContactFolder(u.ID, "Suppliers")
+	if err != nil {
+		t.Fatal(err)
+	}
+	nested, err := s.AddChildContactFolder(u.ID, top, "Bolts")
+	if err != nil {
+		t.Fatal(err)
+	}
+	deep, err := s.AddContact(u.ID, nested, m365sim.Contact{DisplayName: "Deep Down", MobilePhone: "+44 7700 900123"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fs, err := c.ContactFolders(ctx, u.UserPrincipalName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(fs) != before+2 {
+		t.Fatalf("%d folders, want %d: %+v", len(fs), before+2, fs)
+	}
+	it, in := slices.IndexFunc(fs, func(f ContactFolder) bool { return f.ID == top }), slices.IndexFunc(fs, func(f ContactFolder) bool { return f.ID == nested })
+	if it < 0 || in < 0 || it > in || fs[in].ParentFolderID != top || fs[in].DisplayName != "Bolts" {
+		t.Fatalf("folders %+v: want Suppliers before its child Bolts", fs)
+	}
+	all, err := c.Contacts(ctx, u.ID, FoldersAll)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(all, func(x Contact) bool { return x.ID == deep.ID }) {
+		t.Fatal("Contacts(all) misses the contact of a nested folder")
+	}
+	// The nested folder has its own delta: a first round, then only changes.
+	d, err := c.ContactsDelta(ctx, u.ID, nested, "")
+	if err != nil || len(d.Changed) != 1 || d.Changed[0].ID != deep.ID || d.DeltaLink == "" {
+		t.Fatalf("first round of the nested folder: %+v %v", d, err)
+	}
+	if err := s.DeleteContact(u.ID, deep.ID); err != nil {
+		t.Fatal(err)
+	}
+	d2, err := c.ContactsDelta(ctx, u.ID, nested, d.DeltaLink)
+	if err != nil || len(d2.Changed) != 0 || len(d2.Removed) != 1 || d2.Removed[0] != deep.ID {
+		t.Fatalf("delta of the nested folder: %+v %v", d2, err)
+	}
+	// A deleted folder: its token now answers not found.
+	if err := s.DeleteContactFolder(u.ID, top); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.ContactsDelta(ctx, u.ID, nested, d2.DeltaLink); !IsNotFound(err) {
+		t.Fatalf("delta of a deleted folder: %v, want not found", err)
+	}
+	if fs, err := c.ContactFolders(ctx, u.ID); err != nil || len(fs) != before {
+		t.Fatalf("after the delete: %+v %v", fs, err)
+	}
+	if _, err := c.ContactFolders(ctx, without.ID); !IsNotFound(err) {
+		t.Fatalf("user without mailbox: %v", err)
+	}
+}
+
 func TestContactsDelta(t *testing.T) {
 	s := startSim(t, 100)
 	c := newSimClient(t, s)

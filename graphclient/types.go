@@ -81,6 +81,14 @@ type Contact struct {
 	OtherPhones    []string
 }
 
+// ContactFolder is an Outlook contact folder below a mailbox's default
+// Contacts folder (at any depth).
+type ContactFolder struct {
+	ID             string
+	DisplayName    string
+	ParentFolderID string
+}
+
 // ContactDelta is the result of one contact delta round for one folder.
 type ContactDelta struct {
 	Changed   []Contact

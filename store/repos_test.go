@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"reflect"
 	"strings"
 	"testing"
@@ -436,6 +437,62 @@ func TestDeltaTokens(t *testing.T) {
 	}
 	if _, ok, _ := s.DeltaToken("users"); ok {
 		t.Error("deleted token still there")
+	}
+}
+
+func TestReplaceDeltaTokensUnderAPrefix(t *testing.T) {
+	s := openTemp(t)
+	for name, tok := range map[string]string{
+		"contacts/a@b.com/default": "a0", "contacts/a@b.com/F1": "a1", "contacts/a@b.com/F2": "a2",
+		"contacts/a@b.com.au/default": "other", "users": "u",
+	} {
+		if err := s.PutDeltaToken(name, tok); err != nil {
+			t.Fatal(err)
+		}
+	}
+	under := func(prefix string) map[string]string {
+		ts, err := s.DeltaTokensUnder(prefix)
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := map[string]string{}
+		for _, x := range ts {
+			m[x.Name] = x.Token
+		}
+		return m
+	}
+	if got := under("contacts/a@b.com/"); len(got) != 3 || got["contacts/a@b.com/F2"] != "a2" {
+		t.Fatalf("under a@b.com: %v", got)
+	}
+	// F2 is gone, F3 is new, the default folder moves on.
+	err := s.Update(func(tx *Tx) error {
+		return tx.ReplaceDeltaTokens("contacts/a@b.com/", map[string]string{"contacts/a@b.com/default": "a0'", "contacts/a@b.com/F1": "a1", "contacts/a@b.com/F3": "a3"})
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"contacts/a@b.com/default": "a0'", "contacts/a@b.com/F1": "a1", "contacts/a@b.com/F3": "a3"}
+	if got := under("contacts/a@b.com/"); !maps.Equal(got, want) {
+		t.Errorf("after replace: %v, want %v", got, want)
+	}
+	if got := under("contacts/a@b.com.au/"); got["contacts/a@b.com.au/default"] != "other" {
+		t.Errorf("another mailbox's token was touched: %v", got)
+	}
+	if _, ok, _ := s.DeltaToken("users"); !ok {
+		t.Error("the users token was dropped")
+	}
+	// A name outside the prefix is refused and nothing changes.
+	err = s.Update(func(tx *Tx) error {
+		return tx.ReplaceDeltaTokens("contacts/a@b.com/", map[string]string{"users": "x"})
+	})
+	if err == nil || !strings.Contains(err.Error(), "not under") {
+		t.Errorf("a name outside the prefix: %v", err)
+	}
+	if got := under("contacts/a@b.com/"); !maps.Equal(got, want) {
+		t.Errorf("a refused replace changed the tokens: %v", got)
+	}
+	if _, err := s.DeltaTokensUnder(""); err == nil {
+		t.Error("empty prefix accepted")
 	}
 }
 

@@ -1,6 +1,8 @@
 package store
 
 import (
+	"bytes"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -48,6 +50,46 @@ func (s *Store) DeleteDeltaToken(name string) error {
 // DeltaTokens returns every stored token, by name.
 func (s *Store) DeltaTokens() ([]DeltaToken, error) {
 	return listJSON[DeltaToken](s, bucketDeltaTokens, nil)
+}
+
+// DeltaTokensUnder returns the stored tokens whose names start with prefix
+// ("contacts/<mailbox>/": one mailbox's folders), by name.
+func (s *Store) DeltaTokensUnder(prefix string) ([]DeltaToken, error) {
+	if prefix == "" {
+		return nil, errors.New("delta tokens: empty prefix")
+	}
+	return listJSON[DeltaToken](s, bucketDeltaTokens, []byte(prefix))
+}
+
+// ReplaceDeltaTokens makes tokens the whole set of tokens under prefix:
+// those given are stored, any other under prefix is deleted (a folder that
+// is gone, or no longer read).
+func (t *Tx) ReplaceDeltaTokens(prefix string, tokens map[string]string) error {
+	if prefix == "" {
+		return errors.New("replace delta tokens: empty prefix")
+	}
+	b := t.tx.Bucket(bucketDeltaTokens)
+	var stale [][]byte
+	c := b.Cursor()
+	for k, _ := c.Seek([]byte(prefix)); k != nil && strings.HasPrefix(string(k), prefix); k, _ = c.Next() {
+		if _, ok := tokens[string(k)]; !ok {
+			stale = append(stale, bytes.Clone(k))
+		}
+	}
+	for _, k := range stale {
+		if err := b.Delete(k); err != nil {
+			return fmt.Errorf("delete delta token %q: %w", k, err)
+		}
+	}
+	for name, tok := range tokens {
+		if !strings.HasPrefix(name, prefix) {
+			return fmt.Errorf("replace delta tokens: %q is not under %q", name, prefix)
+		}
+		if err := t.PutDeltaToken(name, tok); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Presence is the calendar engine's state for one user: what it set and what

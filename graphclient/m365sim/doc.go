@@ -34,7 +34,8 @@
 //   - control.go, controlapi.go: the Go and HTTP control APIs (users,
 //     groups, photos, consent, certificates, faults, clock, logs);
 //     mailstore.go: mailbox data control (AddEvent, UpdateEvent, MoveEvent,
-//     CancelEvent, DeleteEvent, AddContactFolder, AddContact, UpdateContact,
+//     CancelEvent, DeleteEvent, AddContactFolder, AddChildContactFolder,
+//     DeleteContactFolder, AddContact, UpdateContact,
 //     DeleteContact, Mailbox snapshots), each recording its change.
 //
 // Extending (mailbox_*.go, subscriptions_*.go): add routes from an init

@@ -103,6 +103,12 @@ func newChangeKeyNow() string { return fmt.Sprintf("EQAAABYAAAD%X", randomBytes(
 
 // AddContactFolder adds a child folder of the default Contacts folder and returns its id.
 func (s *Sim) AddContactFolder(userID, name string) (string, error) {
+	return s.AddChildContactFolder(userID, "", name)
+}
+
+// AddChildContactFolder adds a folder below parentID ("" = the default
+// Contacts folder) and returns its id.
+func (s *Sim) AddChildContactFolder(userID, parentID, name string) (string, error) {
 	if name == "" {
 		return "", errors.New("add contact folder: name is required")
 	}
@@ -112,12 +118,51 @@ func (s *Sim) AddContactFolder(userID, name string) (string, error) {
 		if err != nil {
 			return fmt.Errorf("add contact folder: %w", err)
 		}
+		parent := mb.ContactFolders[0].ID
+		if parentID != "" {
+			if mb.findFolder(parentID) == nil {
+				return fmt.Errorf("add contact folder: parent %q: %w", parentID, ErrNotFound)
+			}
+			parent = parentID
+		}
 		id = "AAMkF-" + newUUID()
-		mb.ContactFolders = append(mb.ContactFolders, &ContactFolder{ID: id, DisplayName: name, ParentFolderID: mb.ContactFolders[0].ID})
+		mb.ContactFolders = append(mb.ContactFolders, &ContactFolder{ID: id, DisplayName: name, ParentFolderID: parent})
 		rec(Change{Resource: "users/" + u.ID + "/contactFolders/" + id, Type: ChangeCreated})
 		return nil
 	})
 	return id, err
+}
+
+// DeleteContactFolder removes a folder below the default one, with its
+// contacts and its child folders (the default folder cannot be removed).
+func (s *Sim) DeleteContactFolder(userID, folderID string) error {
+	return s.write(func(t *tenant, rec changeRecorder) error {
+		u, mb, err := mailboxFor(t, userID)
+		if err != nil {
+			return fmt.Errorf("delete contact folder: %w", err)
+		}
+		if folderID == mb.ContactFolders[0].ID {
+			return errors.New("delete contact folder: the default Contacts folder cannot be deleted")
+		}
+		gone := map[string]bool{folderID: true}
+		for grew := true; grew; {
+			grew = false
+			for _, f := range mb.ContactFolders {
+				if !gone[f.ID] && gone[f.ParentFolderID] {
+					gone[f.ID], grew = true, true
+				}
+			}
+		}
+		n := len(mb.ContactFolders)
+		mb.ContactFolders = slices.DeleteFunc(mb.ContactFolders, func(f *ContactFolder) bool { return gone[f.ID] })
+		if len(mb.ContactFolders) == n {
+			return fmt.Errorf("delete contact folder %q: %w", folderID, ErrNotFound)
+		}
+		for id := range gone {
+			rec(Change{Resource: "users/" + u.ID + "/contactFolders/" + id, Type: ChangeDeleted})
+		}
+		return nil
+	})
 }
 
 // AddContact adds a contact to a folder ("" = the default Contacts folder).

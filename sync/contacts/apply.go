@@ -141,13 +141,10 @@ func (e *Engine) run(ctx context.Context, runID uint64, p Plan, snap *Snapshot, 
 	}
 	// Advance each mailbox's token only when all its changes landed, so what
 	// failed (or did not fit) is seen again by the next incremental run.
-	save := map[string]string{}
+	save := map[string]map[string]string{}
 	for mb, links := range snap.DeltaLinks {
-		if held[mb] {
-			continue
-		}
-		for name, l := range links {
-			save[name] = l
+		if !held[mb] {
+			save[mb] = links
 		}
 	}
 	if len(save) > 0 {

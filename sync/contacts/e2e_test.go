@@ -2,6 +2,7 @@ package contacts_test
 
 import (
 	"context"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -591,15 +592,22 @@ func departmentOf(t *testing.T, e *env, number string) int32 {
 	return 0
 }
 
-func TestAllFolders(t *testing.T) {
+func TestAllFoldersByDeltaPerFolder(t *testing.T) {
 	e := newEnv(t, envOpt{users: 20, settings: map[string]string{"contacts.folders": "all"}})
 	uid, number := e.firstUser()
-	fid, err := e.sims.M365.AddContactFolder(uid, "Suppliers 2")
+	top, err := e.sims.M365.AddContactFolder(uid, "Suppliers 2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	sub, err := e.sims.M365.AddContact(uid, fid, m365sim.Contact{CompanyName: "Bolts Inc", BusinessPhones: []string{"+1 415 555 0123"}})
+	nested, err := e.sims.M365.AddChildContactFolder(uid, top, "Bolts")
 	if err != nil {
+		t.Fatal(err)
+	}
+	sub, err := e.sims.M365.AddContact(uid, nested, m365sim.Contact{CompanyName: "Bolts Inc", BusinessPhones: []string{"+1 415 555 0123"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sims.M365.AddContact(uid, top, m365sim.Contact{CompanyName: "Nuts Ltd", BusinessPhones: []string{"+1 415 555 0124"}}); err != nil {
 		t.Fatal(err)
 	}
 	if _, _, sum := e.sync(false); failed(sum) != 0 {
@@ -607,10 +615,89 @@ func TestAllFolders(t *testing.T) {
 	}
 	x, ok := e.check(graphclient.FoldersAll)[contacts.Tag(uid, sub.ID)]
 	if !ok || x.Owner != number || x.Business != "+14155550123" {
-		t.Fatalf("contact of a child folder: %+v %v", x, ok)
+		t.Fatalf("contact of a nested folder: %+v %v", x, ok)
 	}
-	if p, _, _ := e.sync(false); p.Writes() != 0 {
-		t.Errorf("resync plans %v", p.Counts)
+	// One token per folder of the mailbox.
+	tokens := func() map[string]bool {
+		ts, err := e.app.Store.DeltaTokensUnder(contacts.DeltaPrefix(uid))
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]bool{}
+		for _, x := range ts {
+			out[x.Name] = true
+		}
+		return out
+	}
+	folderTokens := func() map[string]bool {
+		out := map[string]bool{contacts.DeltaName(uid, ""): true}
+		for _, f := range e.sims.M365.Mailbox(uid).ContactFolders[1:] {
+			out[contacts.DeltaName(uid, f.ID)] = true
+		}
+		return out
+	}
+	if got, want := tokens(), folderTokens(); !maps.Equal(got, want) || !got[contacts.DeltaName(uid, nested)] {
+		t.Fatalf("tokens %v, want one per folder %v", got, want)
+	}
+	// Nothing changed: every folder is read by delta, nothing to do.
+	if p, snap, _ := e.sync(false); p.Writes() != 0 || snap.FellBack != 0 {
+		t.Errorf("resync plans %v, fell back %d", p.Counts, snap.FellBack)
+	}
+	// A change in the nested folder: one update, still by delta.
+	if err := e.sims.M365.UpdateContact(uid, sub.ID, func(c *m365sim.Contact) { c.BusinessPhones = []string{"+1 415 555 0199"} }); err != nil {
+		t.Fatal(err)
+	}
+	p, snap, sum := e.sync(false)
+	if snap.FellBack != 0 || countRule(p, plan.ActUpdate, "") != 1 || p.Writes() != 1 || failed(sum) != 0 {
+		t.Errorf("a nested change: fell back %d, plan %v", snap.FellBack, p.Changes)
+	}
+	if x := e.check(graphclient.FoldersAll)[contacts.Tag(uid, sub.ID)]; x.Business != "+14155550199" {
+		t.Errorf("nested change not applied: %+v", x)
+	}
+	// A new folder: its first round counts as changes; the others stay incremental.
+	fresh, err := e.sims.M365.AddContactFolder(uid, "New")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.sims.M365.AddContact(uid, fresh, m365sim.Contact{GivenName: "Nia", Surname: "New", MobilePhone: "+1 415 555 0155"}); err != nil {
+		t.Fatal(err)
+	}
+	p, snap, _ = e.sync(false)
+	if snap.FellBack != 0 || countRule(p, plan.ActCreate, "") != 1 || p.Writes() != 1 {
+		t.Errorf("a new folder: fell back %d, plan %v", snap.FellBack, p.Changes)
+	}
+	e.check(graphclient.FoldersAll)
+	if !tokens()[contacts.DeltaName(uid, fresh)] {
+		t.Error("no token for the new folder")
+	}
+	// A deleted folder (with its child): a full compare removes its entries
+	// and its tokens go.
+	if err := e.sims.M365.DeleteContactFolder(uid, top); err != nil {
+		t.Fatal(err)
+	}
+	p, snap, sum = e.sync(false)
+	if snap.FellBack != 1 || countRule(p, plan.ActDelete, "source.deleted") != 2 || failed(sum) != 0 {
+		t.Errorf("a deleted folder: fell back %d, plan %v", snap.FellBack, p.Changes)
+	}
+	e.check(graphclient.FoldersAll)
+	if got, want := tokens(), folderTokens(); !maps.Equal(got, want) || got[contacts.DeltaName(uid, nested)] {
+		t.Errorf("tokens %v after the delete, want %v", got, want)
+	}
+	// Back to the default folder only: the other folders' entries go, and
+	// with them their tokens.
+	if err := e.app.Store.SetMany(map[string]string{"contacts.folders": "default"}); err != nil {
+		t.Fatal(err)
+	}
+	p, snap, _ = e.sync(false)
+	if snap.FellBack == 0 || countRule(p, plan.ActDelete, "") == 0 {
+		t.Errorf("switch to the default folder: fell back %d, plan %v", snap.FellBack, p.Counts)
+	}
+	e.check(graphclient.FoldersDefault)
+	if got := tokens(); len(got) != 1 || !got[contacts.DeltaName(uid, "")] {
+		t.Errorf("tokens %v, want only the default folder's", got)
+	}
+	if p, _, _ := e.sync(true); p.Writes() != 0 {
+		t.Errorf("a full run after the incremental ones plans %v", p.Changes)
 	}
 }
 

@@ -33,7 +33,7 @@ import (
 
 // Directory is what the engine reads from Microsoft 365 (graphclient.Client).
 type Directory interface {
-	Contacts(ctx context.Context, userID, folders string) ([]graphclient.Contact, error)
+	ContactFolders(ctx context.Context, userID string) ([]graphclient.ContactFolder, error)
 	ContactsDelta(ctx context.Context, userID, folderID, deltaLink string) (graphclient.ContactDelta, error)
 }
 
@@ -77,8 +77,11 @@ type State interface {
 	Settings() (Settings, error)
 	Links() ([]plan.Link, error)
 	Maps(phonebook string) ([]Map, error)
-	DeltaLink(name string) (string, error)
-	SaveDeltaLinks(links map[string]string) error
+	// DeltaLinks returns a mailbox's stored contact delta tokens, by name.
+	DeltaLinks(mailbox string) (map[string]string, error)
+	// SaveDeltaLinks makes each mailbox's tokens (by name) the whole set
+	// stored for it, in one transaction: a folder's token not given is dropped.
+	SaveDeltaLinks(byMailbox map[string]map[string]string) error
 	BeginRun(kind, planHash string) (uint64, error)
 	EndRun(runID uint64, sum progress.Summary) error
 	OpenIntents() ([]Intent, error)
@@ -140,16 +143,20 @@ type Snapshot struct {
 	// DeltaLinks are the tokens to store after a successful apply, by store
 	// name, per mailbox.
 	DeltaLinks map[string]map[string]string
-	FellBack   int // folders whose token was missing or rejected (full compare)
+	FellBack   int // mailboxes read in full: a token missing or rejected, a folder gone
 }
 
-// DeltaName is the store name of a mailbox folder's contact delta token.
+// DeltaName is the store name of a mailbox folder's contact delta token
+// (folder "" is the default Contacts folder).
 func DeltaName(mailbox, folder string) string {
 	if folder == "" {
 		folder = graphclient.FoldersDefault
 	}
-	return "contacts/" + strings.ToLower(mailbox) + "/" + folder
+	return DeltaPrefix(mailbox) + folder
 }
+
+// DeltaPrefix is what the names of a mailbox's contact delta tokens start with.
+func DeltaPrefix(mailbox string) string { return "contacts/" + strings.ToLower(mailbox) + "/" }
 
 // Read gathers the planner's input: settings, links, the PBX users,
 // departments and phonebooks, the maps, and the mailboxes' contacts.
@@ -337,11 +344,12 @@ func (e *Engine) readBook(ctx context.Context, b *Book, opt Options, folders str
 	return links, fell, nil
 }
 
-// readSource reads one mailbox: every folder in full (contacts.folders = all,
-// no delta route per child folder is known to graphclient), or the default
-// folder by contact delta, falling back to a full round when the token is
-// missing or rejected, or when the PBX shows an entry of this mailbox deleted
-// or edited (its source is then needed to put it back).
+// readSource reads one mailbox: its folders (the default one, and every one
+// below it when contacts.folders = all) by contact delta from the stored
+// tokens, or in full (a first round on every folder) when a token is missing
+// or rejected, a folder is gone or no longer read, or the PBX shows an entry
+// of this mailbox deleted or edited (its source is then needed to put it
+// back). A mailbox that cannot be read leaves its entries as they are.
 func (e *Engine) readSource(ctx context.Context, b *Book, s *Source, full bool, folders string) (map[string]string, int, error) {
 	cs, err := e.sourceRead(ctx, b, s, full, folders)
 	switch {
@@ -361,51 +369,104 @@ func (e *Engine) readSource(ctx context.Context, b *Book, s *Source, full bool, 
 }
 
 type sourceResult struct {
-	links map[string]string
-	fell  int
+	links map[string]string // the tokens to store, by name
+	fell  int               // 1 when an incremental read fell back to a full one
 }
 
 func (e *Engine) sourceRead(ctx context.Context, b *Book, s *Source, full bool, folders string) (sourceResult, error) {
+	ids := []string{""}
 	if folders == graphclient.FoldersAll {
-		cs, err := e.Dir.Contacts(ctx, s.Mailbox, graphclient.FoldersAll)
+		fs, err := e.Dir.ContactFolders(ctx, s.Mailbox)
 		if err != nil {
 			return sourceResult{}, err
 		}
-		s.Contacts, s.Full = cs, true
-		return sourceResult{}, nil
+		for _, f := range fs {
+			ids = append(ids, f.ID)
+		}
 	}
-	name := DeltaName(s.Mailbox, "")
 	res := sourceResult{links: map[string]string{}}
 	if !full {
-		tok, err := e.State.DeltaLink(name)
+		stored, err := e.State.DeltaLinks(s.Mailbox)
 		if err != nil {
-			return res, fmt.Errorf("read contact delta token %s: %w", name, err)
+			return res, fmt.Errorf("read contact delta tokens of %s: %w", s.Mailbox, err)
 		}
-		if tok != "" {
-			d, err := e.Dir.ContactsDelta(ctx, s.Mailbox, "", tok)
-			switch {
-			case err == nil:
-				if !needsFull(b, s.Mailbox, d) {
-					s.Contacts, s.Removed = d.Changed, d.Removed
-					res.links[name] = d.DeltaLink
-					return res, nil
-				}
-				e.log().Debug("contacts: an entry changed on the PBX; full compare", "mailbox", s.Mailbox)
-			case errors.Is(err, graphclient.ErrResyncRequired):
-				e.log().Info("contacts delta token rejected: full compare", "mailbox", s.Mailbox, "err", err)
-			default:
-				return res, err
-			}
+		ok, err := e.readDelta(ctx, b, s, ids, stored, res.links)
+		if err != nil || ok {
+			return res, err
 		}
 		res.fell = 1
+		clear(res.links)
 	}
-	d, err := e.Dir.ContactsDelta(ctx, s.Mailbox, "", "")
-	if err != nil {
-		return res, err
+	s.Contacts, s.Removed, s.Full = nil, nil, true
+	for _, id := range ids {
+		d, err := e.Dir.ContactsDelta(ctx, s.Mailbox, id, "")
+		if id != "" && graphclient.IsNotFound(err) {
+			continue // deleted since it was listed: its contacts are gone
+		}
+		if err != nil {
+			return res, err
+		}
+		s.Contacts = append(s.Contacts, d.Changed...)
+		res.links[DeltaName(s.Mailbox, id)] = d.DeltaLink
 	}
-	s.Contacts, s.Full = d.Changed, true
-	res.links[name] = d.DeltaLink
 	return res, nil
+}
+
+// readDelta reads the folders ids of a mailbox by contact delta into s and
+// their new tokens into links. It reports false, having changed nothing in
+// s, when a full compare is needed instead: no token for the default folder
+// (the first run), a token of a folder that is gone or no longer read, a
+// rejected token, or an entry changed on the PBX. A folder without a token
+// (new since the last run) is read by a first round: all its contacts count
+// as changed.
+func (e *Engine) readDelta(ctx context.Context, b *Book, s *Source, ids []string, stored, links map[string]string) (bool, error) {
+	if stored[DeltaName(s.Mailbox, "")] == "" {
+		return false, nil
+	}
+	read := make(map[string]bool, len(ids))
+	for _, id := range ids {
+		read[DeltaName(s.Mailbox, id)] = true
+	}
+	for name := range stored {
+		if !read[name] {
+			e.log().Info("contacts: a folder is gone or no longer read; full compare", "mailbox", s.Mailbox, "token", name)
+			return false, nil
+		}
+	}
+	var all graphclient.ContactDelta
+	for _, id := range ids {
+		name := DeltaName(s.Mailbox, id)
+		d, err := e.Dir.ContactsDelta(ctx, s.Mailbox, id, stored[name])
+		switch {
+		case err == nil:
+		case errors.Is(err, graphclient.ErrResyncRequired):
+			e.log().Info("contacts delta token rejected: full compare", "mailbox", s.Mailbox, "token", name, "err", err)
+			return false, nil
+		case id != "" && graphclient.IsNotFound(err):
+			e.log().Info("contacts: a folder went away while read; full compare", "mailbox", s.Mailbox, "token", name)
+			return false, nil
+		default:
+			return false, err
+		}
+		all.Changed = append(all.Changed, d.Changed...)
+		all.Removed = append(all.Removed, d.Removed...)
+		links[name] = d.DeltaLink
+	}
+	// A contact moved between folders is removed from one and added to the
+	// other: it is changed, not gone.
+	if len(all.Removed) > 0 && len(ids) > 1 {
+		changed := make(map[string]bool, len(all.Changed))
+		for _, c := range all.Changed {
+			changed[c.ID] = true
+		}
+		all.Removed = slices.DeleteFunc(all.Removed, func(id string) bool { return changed[id] })
+	}
+	if needsFull(b, s.Mailbox, all) {
+		e.log().Debug("contacts: an entry changed on the PBX; full compare", "mailbox", s.Mailbox)
+		return false, nil
+	}
+	s.Contacts, s.Removed = all.Changed, all.Removed
+	return true, nil
 }
 
 // needsFull reports whether an entry of this mailbox that the delta does

@@ -80,7 +80,7 @@ func (s killState) EndRun(id uint64, sum progress.Summary) error {
 	return s.State.EndRun(id, sum)
 }
 
-func (s killState) SaveDeltaLinks(l map[string]string) error {
+func (s killState) SaveDeltaLinks(l map[string]map[string]string) error {
 	if err := s.k.alive(); err != nil {
 		return err
 	}

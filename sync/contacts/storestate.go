@@ -47,17 +47,25 @@ func (st StoreState) Maps(phonebook string) ([]Map, error) {
 	return out, nil
 }
 
-// DeltaLink reads a stored contact delta link ("" when none).
-func (st StoreState) DeltaLink(name string) (string, error) {
-	return users.StoreState{S: st.S}.DeltaLink(name)
+// DeltaLinks reads a mailbox's stored contact delta tokens, by name.
+func (st StoreState) DeltaLinks(mailbox string) (map[string]string, error) {
+	ts, err := st.S.DeltaTokensUnder(DeltaPrefix(mailbox))
+	if err != nil {
+		return nil, err
+	}
+	out := make(map[string]string, len(ts))
+	for _, t := range ts {
+		out[t.Name] = t.Token
+	}
+	return out, nil
 }
 
-// SaveDeltaLinks stores delta links in one transaction.
-func (st StoreState) SaveDeltaLinks(links map[string]string) error {
+// SaveDeltaLinks replaces each mailbox's tokens in one transaction.
+func (st StoreState) SaveDeltaLinks(byMailbox map[string]map[string]string) error {
 	return st.S.Update(func(tx *store.Tx) error {
-		for name, l := range links {
-			if err := tx.PutDeltaToken(name, l); err != nil {
-				return err
+		for mb, links := range byMailbox {
+			if err := tx.ReplaceDeltaTokens(DeltaPrefix(mb), links); err != nil {
+				return fmt.Errorf("save contact delta tokens of %s: %w", mb, err)
 			}
 		}
 		return nil

@@ -107,7 +107,7 @@ func printContactPlan(pr *printer, p contacts.Plan, snap *contacts.Snapshot) {
 	if p.Full {
 		kind = "full compare"
 	} else if snap != nil && snap.FellBack > 0 {
-		kind += fmt.Sprintf(", %d folder(s) compared in full (no usable delta token)", snap.FellBack)
+		kind += fmt.Sprintf(", %d mailbox(es) compared in full (no usable delta token, or a folder gone)", snap.FellBack)
 	}
 	fmt.Fprintf(pr.io.Out, "Contacts plan, %s: %s\n\n", kind, countsLine(p.Counts))
 	if len(p.Changes) == 0 {
