@@ -335,15 +335,65 @@ func (a *App) header() string {
 	if a.c.Demo {
 		parts = append(parts, st.Demo.Render("DEMO"))
 	}
+	labels := make([]string, len(a.factories))
 	for i, f := range a.factories {
-		label := fmt.Sprintf("%d %s", i+1, f.Title)
-		if i == a.active {
-			parts = append(parts, st.TabActive.Render("["+label+"]"))
-		} else {
-			parts = append(parts, st.Tab.Render(" "+label+" "))
+		labels[i] = fmt.Sprintf("%d %s", i+1, f.Title)
+	}
+	return common.Fit(strings.Join(append(parts, tabBar(st, labels, a.active, a.width-lipgloss.Width(strings.Join(parts, " "))-1)), " "), a.width)
+}
+
+// tabBar renders the tabs in width columns: padded when they fit, else
+// unpadded, else a window of whole tabs around the active one with ‹ and ›
+// where tabs are left out (their number keys still reach them).
+func tabBar(st *common.Styles, labels []string, active, width int) string {
+	render := func(i int, pad bool) string {
+		switch {
+		case i == active:
+			return st.TabActive.Render("[" + labels[i] + "]")
+		case pad:
+			return st.Tab.Render(" " + labels[i] + " ")
+		}
+		return st.Tab.Render(labels[i])
+	}
+	for _, pad := range []bool{true, false} {
+		tabs := make([]string, len(labels))
+		for i := range labels {
+			tabs[i] = render(i, pad)
+		}
+		if s := strings.Join(tabs, " "); lipgloss.Width(s) <= width || width <= 0 {
+			return s
 		}
 	}
-	return common.Fit(strings.Join(parts, " "), a.width)
+	// Grow a window from the active tab, alternately to the right and the
+	// left, while it fits with its markers.
+	if active < 0 || active >= len(labels) {
+		active = 0
+	}
+	tabs := make([]string, len(labels))
+	for i := range labels {
+		tabs[i] = render(i, false)
+	}
+	view := func(lo, hi int) string {
+		s := strings.Join(tabs[lo:hi], " ")
+		if lo > 0 {
+			s = st.Tab.Render("‹") + " " + s
+		}
+		if hi < len(tabs) {
+			s += " " + st.Tab.Render("›")
+		}
+		return s
+	}
+	lo, hi := active, active+1
+	for grew := true; grew; {
+		grew = false
+		if hi < len(tabs) && lipgloss.Width(view(lo, hi+1)) <= width {
+			hi, grew = hi+1, true
+		}
+		if lo > 0 && lipgloss.Width(view(lo-1, hi)) <= width {
+			lo, grew = lo-1, true
+		}
+	}
+	return view(lo, hi)
 }
 
 func (a *App) statusLine() string {

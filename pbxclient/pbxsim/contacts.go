@@ -28,16 +28,15 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 		if e != nil {
 			return e
 		}
-		i := slices.IndexFunc(st.contacts, func(x *contactRec) bool { return x.id == id })
-		if i < 0 {
+		ct := st.contacts.get(id)
+		if ct == nil {
 			return notFound()
 		}
-		ct := st.contacts[i]
 		return c.serveEntity(entityOps{set: "Contacts", sc: contactSchema,
 			row:   func(*queryOpts) map[string]any { return wire(contactSchema, ct.id, ct.props) },
 			patch: func(body map[string]json.RawMessage) *apiError { return st.patchContact(ct, body) },
 			del: func() *apiError {
-				st.contacts = slices.Delete(st.contacts, i, i+1)
+				st.contacts.remove(ct.id)
 				return nil
 			}})
 	case len(segs) == 2 && !segs[0].hasArgs:
@@ -47,7 +46,7 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 			if e != nil {
 				return e
 			}
-			st.contacts = slices.DeleteFunc(st.contacts, func(x *contactRec) bool { return slices.Contains(ids, x.id) })
+			st.contacts.remove(ids...)
 			c.w.WriteHeader(http.StatusNoContent)
 			return nil
 		case "Pbx.GetContactsByNumber":
@@ -105,11 +104,10 @@ func (s *Sim) serveContacts(c *reqCtx, segs []segment) *apiError {
 // Only the rows of the page are rendered.
 func (st *state) contactRows(owner string) func(*queryOpts) []row {
 	return func(*queryOpts) []row {
-		var rows []row
-		for _, ct := range st.contacts {
-			if ct.owner == owner {
-				rows = append(rows, row{view: ct.props, render: func() map[string]any { return wire(contactSchema, ct.id, ct.props) }})
-			}
+		owned := st.contacts.owned(owner)
+		rows := make([]row, 0, len(owned))
+		for _, ct := range owned {
+			rows = append(rows, row{view: ct.props, render: func() map[string]any { return wire(contactSchema, ct.id, ct.props) }})
 		}
 		return rows
 	}
@@ -172,19 +170,13 @@ func (st *state) createContact(body map[string]json.RawMessage, owner string) (*
 		limit = st.primaryGroup(st.userByNumber(owner)).quota("PersonalContactsMaxCount")
 	}
 	if limit > 0 {
-		n := 0
-		for _, ct := range st.contacts {
-			if ct.owner == owner {
-				n++
-			}
-		}
-		if n >= limit {
+		if len(st.contacts.owned(owner)) >= limit {
 			return nil, warning(http.StatusBadRequest, "", WarnLimitReached)
 		}
 	}
 	vals["Id"] = int64(st.nextContact) // kept in props for $filter and $orderby
 	ct := &contactRec{id: st.nextContact, owner: owner, props: vals}
 	st.nextContact++
-	st.contacts = append(st.contacts, ct)
+	st.contacts.add(ct)
 	return ct, nil
 }

@@ -545,10 +545,8 @@ func (s *Sim) contactsOf(owner string) []Contact {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []Contact
-	for _, c := range s.st.contacts {
-		if c.owner == owner {
-			out = append(out, exportContact(c))
-		}
+	for _, c := range s.st.contacts.owned(owner) {
+		out = append(out, exportContact(c))
 	}
 	return out
 }

@@ -35,7 +35,7 @@ func (s *Sim) Snapshot() Snapshot {
 		})
 	}
 	slices.SortFunc(snap.Departments, func(a, b Department) int { return cmp.Compare(a.Name, b.Name) })
-	for _, c := range st.contacts {
+	for _, c := range st.contacts.all() {
 		snap.Contacts = append(snap.Contacts, exportContact(c))
 	}
 	slices.SortStableFunc(snap.Contacts, func(a, b Contact) int { return cmp.Compare(a.Owner, b.Owner) })

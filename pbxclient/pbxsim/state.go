@@ -64,7 +64,7 @@ type state struct {
 	nextDN, nextMember, nextProfile, nextContact int32
 	users                                        map[int32]*userRec
 	groups                                       []*groupRec
-	contacts                                     []*contactRec
+	contacts                                     contactIndex
 	numbered                                     []*numberedRec
 	numbers                                      map[string]string         // number -> kind of owner (Extension, Queue, ...)
 	emails                                       map[string]map[int32]bool // lower-case EmailAddress -> user Ids
@@ -78,6 +78,7 @@ func newState(maxUsers int) *state {
 	st := &state{
 		nextDN: 1, nextMember: 1, nextProfile: 1, nextContact: 1,
 		users:       map[int32]*userRec{},
+		contacts:    newContactIndex(),
 		numbers:     map[string]string{},
 		emails:      map[string]map[int32]bool{},
 		userNumbers: map[string]int32{},

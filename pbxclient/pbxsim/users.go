@@ -375,5 +375,5 @@ func (st *state) deleteUser(u *userRec) {
 	delete(st.users, u.id)
 	delete(st.numbers, u.number())
 	delete(st.userNumbers, u.number())
-	st.contacts = slices.DeleteFunc(st.contacts, func(c *contactRec) bool { return c.owner == u.number() })
+	st.contacts.removeOwner(u.number())
 }
