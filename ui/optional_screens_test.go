@@ -12,6 +12,19 @@ import (
 	"github.com/pbx365/pbx365/ui/uitest"
 )
 
+// newExtrasApp is the TUI at 80x24 on the users screen, on a configured fake
+// with every optional backend.
+func newExtrasApp(t *testing.T) (*App, *uitest.Extras) {
+	t.Helper()
+	f := uitest.NewExtras(10)
+	f.Configure()
+	a := New(f, Options{StartScreen: common.ScreenUsers})
+	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
+	uitest.Pump(a.update, a.Init(), idle)
+	t.Cleanup(func() { a.Shutdown(5 * time.Second) })
+	return a, f
+}
+
 // The Contacts, Presence and SSO tabs appear only on a backend that
 // implements their interfaces; on one they are reached with 7, 8 and 9 and
 // fit 80x24.
@@ -19,12 +32,7 @@ func TestOptionalScreensOnlyWithTheirBackends(t *testing.T) {
 	if got := OptionalScreens(uitest.NewFake(3)); len(got) != 0 {
 		t.Fatalf("optional screens on the plain fake: %+v", got)
 	}
-	f := uitest.NewExtras(10)
-	f.Configure()
-	a := New(f, Options{StartScreen: common.ScreenUsers})
-	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
-	uitest.Pump(a.update, a.Init(), idle)
-	defer a.Shutdown(5 * time.Second)
+	a, f := newExtrasApp(t)
 	for i, id := range []common.ScreenID{common.ScreenContacts, common.ScreenPresence, common.ScreenSSO} {
 		uitest.Pump(a.update, a.update(uitest.Key(string(rune('7'+i)))), idle)
 		if a.factories[a.active].ID != id {
@@ -49,12 +57,7 @@ func TestOptionalScreensOnlyWithTheirBackends(t *testing.T) {
 // At 80 columns the nine tabs do not fit: the header keeps the active tab
 // whole with its neighbours, and marks the tabs left out on either side.
 func TestTabBarKeepsTheActiveTabInNarrowTerminals(t *testing.T) {
-	f := uitest.NewExtras(10)
-	f.Configure()
-	a := New(f, Options{StartScreen: common.ScreenUsers})
-	a.Update(tea.WindowSizeMsg{Width: 80, Height: 24})
-	uitest.Pump(a.update, a.Init(), idle)
-	defer a.Shutdown(5 * time.Second)
+	a, _ := newExtrasApp(t)
 	if len(a.factories) != 9 {
 		t.Fatalf("%d tabs, want 9", len(a.factories))
 	}
