@@ -36,6 +36,21 @@ func TestTokenFormAndBody(t *testing.T) {
 	if !strings.Contains(string(hdr), `"alg":"ES256"`) {
 		t.Errorf("header %s", hdr)
 	}
+	noSecretLogged(t, c.sim)
+	if rs := c.sim.Requests(); len(rs) == 0 || !strings.Contains(rs[len(rs)-1].Body, "client_secret=%5Bredacted%5D") || !strings.Contains(rs[len(rs)-1].Body, "client_id=900") {
+		t.Errorf("token request logged as %+v", rs)
+	}
+}
+
+// noSecretLogged fails when the request log (served by the control API)
+// holds the API key.
+func noSecretLogged(t *testing.T, s *Sim) {
+	t.Helper()
+	for _, r := range s.Requests() {
+		if strings.Contains(r.Body, s.Secret()) || strings.Contains(r.Query, s.Secret()) {
+			t.Fatalf("the request log holds the secret: %+v", r)
+		}
+	}
 }
 
 func TestTokenMultipartAndLegacyExpiry(t *testing.T) {
@@ -61,6 +76,7 @@ func TestTokenMultipartAndLegacyExpiry(t *testing.T) {
 	if tok["expires_in"] != float64(60) {
 		t.Errorf("legacy expires_in %v", tok["expires_in"])
 	}
+	noSecretLogged(t, s)
 	// Lifetime is one hour either way.
 	c := &tc{t: t, sim: s, http: hc, token: tok["access_token"].(string)}
 	s.Advance(59 * time.Minute)

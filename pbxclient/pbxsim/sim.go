@@ -16,6 +16,7 @@ import (
 	mrand "math/rand/v2"
 	"net"
 	"net/http"
+	"net/url"
 	"strings"
 	"sync"
 	"time"
@@ -254,6 +255,9 @@ func (s *Sim) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	if r.Method != http.MethodGet && len(body) > 0 {
 		rec.Body = truncate(string(body), 4096)
+		if r.URL.Path == "/connect/token" {
+			rec.Body = redactTokenRequest(body)
+		}
 	}
 	isControl := strings.HasPrefix(r.URL.Path, "/_sim/")
 	cw := &captureWriter{ResponseWriter: w}
@@ -492,4 +496,18 @@ func (s *Sim) authenticate(r *http.Request) bool {
 		return false
 	}
 	return s.nowLocked().Before(info.expires)
+}
+
+// redactTokenRequest is what the request log keeps of a token request: the
+// form with client_secret replaced (the log is served by the control API), or
+// nothing of a body that is not a plain form (multipart).
+func redactTokenRequest(body []byte) string {
+	q, err := url.ParseQuery(string(body))
+	if err != nil || !q.Has("grant_type") {
+		return "[token request body not recorded]"
+	}
+	if q.Has("client_secret") {
+		q.Set("client_secret", "[redacted]")
+	}
+	return truncate(q.Encode(), 4096)
 }
