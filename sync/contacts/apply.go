@@ -35,28 +35,9 @@ func (e *Engine) Apply(ctx context.Context, p Plan, snap *Snapshot, opt ApplyOpt
 	if Hash(p) != p.Hash {
 		return nil, ErrStale
 	}
-	kind := opt.Kind
-	if kind == "" {
-		kind = "delta"
-		if p.Full {
-			kind = "full"
-		}
-	}
-	runID, err := e.State.BeginRun(kind, p.Hash)
-	if err != nil {
-		return nil, fmt.Errorf("start run: %w", err)
-	}
-	interval := e.Interval
-	if interval == 0 {
-		interval = defaultInterval
-	}
-	return progress.Start(ctx, runID, interval, func(rctx context.Context, em *progress.Emitter) progress.Summary {
-		sum := e.run(rctx, runID, p, snap, em)
-		if err := e.State.EndRun(runID, sum); err != nil && sum.Err == "" {
-			sum.Err = fmt.Sprintf("record run: %v", err)
-		}
-		return sum
-	}), nil
+	return progress.StartRecorded(ctx, e.State, opt.Kind, p.Full, p.Hash, e.Interval, func(rctx context.Context, runID uint64, em *progress.Emitter) progress.Summary {
+		return e.run(rctx, runID, p, snap, em)
+	})
 }
 
 // book is the work of one phonebook.

@@ -115,7 +115,6 @@ type Engine struct {
 const (
 	defaultConcurrency     = 8
 	defaultReadConcurrency = 16
-	defaultInterval        = 100 * time.Millisecond
 )
 
 func (e *Engine) now() time.Time {

@@ -2,6 +2,7 @@ package progress
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -50,4 +51,42 @@ func Start(ctx context.Context, runID uint64, interval time.Duration, work func(
 		em.Finish(sum)
 	}()
 	return r
+}
+
+// Recorder records runs in the store: BeginRun before the work, EndRun with
+// its summary after.
+type Recorder interface {
+	BeginRun(kind, planHash string) (uint64, error)
+	EndRun(runID uint64, sum Summary) error
+}
+
+// DefaultInterval is how often a run's progress is sent when the engine
+// sets no interval.
+const DefaultInterval = 100 * time.Millisecond
+
+// StartRecorded records a run of that kind ("" = "full" or "delta" by full),
+// runs work in the background with Start (interval 0 = DefaultInterval) and
+// records its end; a failure to record the end becomes the summary's error.
+func StartRecorded(ctx context.Context, rec Recorder, kind string, full bool, planHash string, interval time.Duration,
+	work func(ctx context.Context, runID uint64, em *Emitter) Summary) (*Run, error) {
+	if kind == "" {
+		kind = "delta"
+		if full {
+			kind = "full"
+		}
+	}
+	runID, err := rec.BeginRun(kind, planHash)
+	if err != nil {
+		return nil, fmt.Errorf("start run: %w", err)
+	}
+	if interval == 0 {
+		interval = DefaultInterval
+	}
+	return Start(ctx, runID, interval, func(ctx context.Context, em *Emitter) Summary {
+		sum := work(ctx, runID, em)
+		if err := rec.EndRun(runID, sum); err != nil && sum.Err == "" {
+			sum.Err = fmt.Sprintf("record run: %v", err)
+		}
+		return sum
+	}), nil
 }

@@ -39,28 +39,9 @@ func (e *Engine) Apply(ctx context.Context, p plan.Plan, snap *Snapshot, opt App
 	if h := plan.Hash(p); h != p.Hash {
 		return nil, ErrStale
 	}
-	kind := opt.Kind
-	if kind == "" {
-		kind = "delta"
-		if p.Full {
-			kind = "full"
-		}
-	}
-	runID, err := e.State.BeginRun(kind, p.Hash)
-	if err != nil {
-		return nil, fmt.Errorf("start run: %w", err)
-	}
-	interval := e.Interval
-	if interval == 0 {
-		interval = defaultInterval
-	}
-	return progress.Start(ctx, runID, interval, func(rctx context.Context, em *progress.Emitter) progress.Summary {
-		sum := e.run(rctx, runID, p, snap, opt, em)
-		if err := e.State.EndRun(runID, sum); err != nil && sum.Err == "" {
-			sum.Err = fmt.Sprintf("record run: %v", err)
-		}
-		return sum
-	}), nil
+	return progress.StartRecorded(ctx, e.State, opt.Kind, p.Full, p.Hash, e.Interval, func(rctx context.Context, runID uint64, em *progress.Emitter) progress.Summary {
+		return e.run(rctx, runID, p, snap, opt, em)
+	})
 }
 
 func (e *Engine) run(ctx context.Context, runID uint64, p plan.Plan, snap *Snapshot, opt ApplyOptions, em *progress.Emitter) (sum progress.Summary) {

@@ -14,7 +14,6 @@ import (
 
 const (
 	defaultConcurrency = 8
-	defaultInterval    = 100 * time.Millisecond
 	defaultDepartment  = "Azure AD"
 	fieldDepartment    = "Department"
 	roleUsers          = "users"
