@@ -2,86 +2,39 @@ package contacts_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/pbx365/pbx365/pbxclient"
 	"github.com/pbx365/pbx365/sync/contacts"
+	"github.com/pbx365/pbx365/sync/internal/crashtest"
 	"github.com/pbx365/pbx365/sync/progress"
 )
 
-// errDead is what a killed process would have done: nothing more.
-var errDead = errors.New("process killed")
-
-// killer counts steps (store writes and PBX writes) and "kills" the run
-// after step k: every later call fails and nothing more reaches either side.
-type killer struct {
-	mu   sync.Mutex
-	n, k int
-	dead bool
-}
-
-func (k *killer) step() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.dead {
-		return errDead
-	}
-	k.n++
-	if k.n == k.k {
-		k.dead = true
-	}
-	return nil
-}
-
-func (k *killer) alive() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.dead {
-		return errDead
-	}
-	return nil
-}
-
-// after runs a call if the process is alive and counts it as a step.
-func after[T any](k *killer, f func() (T, error)) (T, error) {
-	var zero T
-	if err := k.alive(); err != nil {
-		return zero, err
-	}
-	v, err := f()
-	if serr := k.step(); serr != nil { // killed right after it happened
-		return zero, serr
-	}
-	return v, err
-}
-
 type killState struct {
 	contacts.State
-	k *killer
+	k *crashtest.Killer
 }
 
 func (s killState) PutIntents(ins []contacts.Intent) ([]uint64, error) {
-	return after(s.k, func() ([]uint64, error) { return s.State.PutIntents(ins) })
+	return crashtest.After(s.k, func() ([]uint64, error) { return s.State.PutIntents(ins) })
 }
 
 func (s killState) Settle(ss []contacts.Settlement) error {
-	_, err := after(s.k, func() (int, error) { return 0, s.State.Settle(ss) })
+	_, err := crashtest.After(s.k, func() (int, error) { return 0, s.State.Settle(ss) })
 	return err
 }
 
 func (s killState) EndRun(id uint64, sum progress.Summary) error {
-	if err := s.k.alive(); err != nil {
+	if err := s.k.Alive(); err != nil {
 		return err
 	}
 	return s.State.EndRun(id, sum)
 }
 
 func (s killState) SaveDeltaLinks(l map[string]map[string]string) error {
-	if err := s.k.alive(); err != nil {
+	if err := s.k.Alive(); err != nil {
 		return err
 	}
 	return s.State.SaveDeltaLinks(l)
@@ -89,24 +42,24 @@ func (s killState) SaveDeltaLinks(l map[string]map[string]string) error {
 
 type killPBX struct {
 	pbxclient.Port
-	k *killer
+	k *crashtest.Killer
 }
 
 func (p killPBX) CreatePersonalContact(ctx context.Context, n string, c pbxclient.Contact) (pbxclient.Contact, error) {
-	return after(p.k, func() (pbxclient.Contact, error) { return p.Port.CreatePersonalContact(ctx, n, c) })
+	return crashtest.After(p.k, func() (pbxclient.Contact, error) { return p.Port.CreatePersonalContact(ctx, n, c) })
 }
 
 func (p killPBX) CreateCompanyContact(ctx context.Context, c pbxclient.Contact) (pbxclient.Contact, error) {
-	return after(p.k, func() (pbxclient.Contact, error) { return p.Port.CreateCompanyContact(ctx, c) })
+	return crashtest.After(p.k, func() (pbxclient.Contact, error) { return p.Port.CreateCompanyContact(ctx, c) })
 }
 
 func (p killPBX) UpdateContact(ctx context.Context, id int32, c pbxclient.Contact) error {
-	_, err := after(p.k, func() (int, error) { return 0, p.Port.UpdateContact(ctx, id, c) })
+	_, err := crashtest.After(p.k, func() (int, error) { return 0, p.Port.UpdateContact(ctx, id, c) })
 	return err
 }
 
 func (p killPBX) DeleteContacts(ctx context.Context, ids []int32) error {
-	_, err := after(p.k, func() (int, error) { return 0, p.Port.DeleteContacts(ctx, ids) })
+	_, err := crashtest.After(p.k, func() (int, error) { return 0, p.Port.DeleteContacts(ctx, ids) })
 	return err
 }
 
@@ -127,7 +80,7 @@ func TestKilledAtAnyStepThenRerunEqualsACleanRun(t *testing.T) {
 	for _, k := range steps {
 		t.Run(fmt.Sprintf("killed after step %d", k), func(t *testing.T) {
 			e := newEnv(t, envOpt{users: 30})
-			kl := &killer{k: k}
+			kl := crashtest.New(k)
 			dying := *e.eng
 			dying.State = killState{State: e.eng.State, k: kl}
 			dying.PBX = killPBX{Port: e.eng.PBX, k: kl}
@@ -142,7 +95,7 @@ func TestKilledAtAnyStepThenRerunEqualsACleanRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			run.Wait()
-			if !kl.dead {
+			if !kl.Dead() {
 				t.Fatalf("the run has fewer than %d steps: the kill never happened", k)
 			}
 			// A new process: reopen the store file, a new engine.

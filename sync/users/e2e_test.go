@@ -2,12 +2,10 @@ package users_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"reflect"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -15,6 +13,7 @@ import (
 	"github.com/pbx365/pbx365/pbxclient"
 	"github.com/pbx365/pbx365/pbxclient/pbxsim"
 	"github.com/pbx365/pbx365/sync/app"
+	"github.com/pbx365/pbx365/sync/internal/crashtest"
 	"github.com/pbx365/pbx365/sync/plan"
 	"github.com/pbx365/pbx365/sync/progress"
 	"github.com/pbx365/pbx365/sync/users"
@@ -391,74 +390,41 @@ func TestEmptyDirectoryRemovesNothing(t *testing.T) {
 	}
 }
 
-// errDead is what a killed process would have done: nothing more.
-var errDead = errors.New("process killed")
-
-// killer counts steps (store writes and PBX writes) and "kills" the run
-// after step k: every later call fails and nothing more reaches either side.
-type killer struct {
-	mu   sync.Mutex
-	n, k int
-	dead bool
-}
-
-func (k *killer) step() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.dead {
-		return errDead
-	}
-	k.n++
-	if k.n == k.k {
-		k.dead = true
-	}
-	return nil
-}
-
-func (k *killer) alive() error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	if k.dead {
-		return errDead
-	}
-	return nil
-}
-
 type killState struct {
 	users.State
-	k *killer
+	k *crashtest.Killer
 }
 
 func (s killState) PutIntent(in users.Intent, r *plan.Link) (uint64, error) {
-	if err := s.k.alive(); err != nil {
+	if err := s.k.Alive(); err != nil {
 		return 0, err
 	}
 	id, err := s.State.PutIntent(in, r)
 	if err == nil {
-		err = s.k.step()
+		err = s.k.Step()
 	}
 	return id, err
 }
 
 func (s killState) Settle(st users.Settlement) error {
-	if err := s.k.alive(); err != nil {
+	if err := s.k.Alive(); err != nil {
 		return err
 	}
 	if err := s.State.Settle(st); err != nil {
 		return err
 	}
-	return s.k.step()
+	return s.k.Step()
 }
 
 func (s killState) EndRun(id uint64, sum progress.Summary) error {
-	if err := s.k.alive(); err != nil {
+	if err := s.k.Alive(); err != nil {
 		return err
 	}
 	return s.State.EndRun(id, sum)
 }
 
 func (s killState) SaveDeltaLink(name, l string) error {
-	if err := s.k.alive(); err != nil {
+	if err := s.k.Alive(); err != nil {
 		return err
 	}
 	return s.State.SaveDeltaLink(name, l)
@@ -466,39 +432,21 @@ func (s killState) SaveDeltaLink(name, l string) error {
 
 type killPBX struct {
 	pbxclient.Port
-	k *killer
+	k *crashtest.Killer
 }
 
 func (p killPBX) CreateUser(ctx context.Context, u pbxclient.NewUser) (pbxclient.User, error) {
-	if err := p.k.alive(); err != nil {
-		return pbxclient.User{}, err
-	}
-	x, err := p.Port.CreateUser(ctx, u)
-	if serr := p.k.step(); serr != nil { // killed right after the PBX wrote it
-		return pbxclient.User{}, serr
-	}
-	return x, err
+	// A kill right after the PBX wrote it: the reply is lost.
+	return crashtest.After(p.k, func() (pbxclient.User, error) { return p.Port.CreateUser(ctx, u) })
 }
 
 func (p killPBX) UpdateUser(ctx context.Context, id int32, patch pbxclient.UserPatch) error {
-	if err := p.k.alive(); err != nil {
-		return err
-	}
-	err := p.Port.UpdateUser(ctx, id, patch)
-	if serr := p.k.step(); serr != nil {
-		return serr
-	}
+	_, err := crashtest.After(p.k, func() (int, error) { return 0, p.Port.UpdateUser(ctx, id, patch) })
 	return err
 }
 
 func (p killPBX) DeleteUser(ctx context.Context, id int32) error {
-	if err := p.k.alive(); err != nil {
-		return err
-	}
-	err := p.Port.DeleteUser(ctx, id)
-	if serr := p.k.step(); serr != nil {
-		return serr
-	}
+	_, err := crashtest.After(p.k, func() (int, error) { return 0, p.Port.DeleteUser(ctx, id) })
 	return err
 }
 
@@ -520,7 +468,7 @@ func TestKilledAtAnyStepThenRerunEqualsACleanRun(t *testing.T) {
 	for _, k := range steps {
 		t.Run(fmt.Sprintf("killed after step %d", k), func(t *testing.T) {
 			e := newEnv(t, n, nil)
-			kl := &killer{k: k}
+			kl := crashtest.New(k)
 			dying := *e.eng
 			dying.State = killState{State: e.eng.State, k: kl}
 			dying.PBX = killPBX{Port: e.eng.PBX, k: kl}
@@ -537,7 +485,7 @@ func TestKilledAtAnyStepThenRerunEqualsACleanRun(t *testing.T) {
 				t.Fatal(err)
 			}
 			run.Wait()
-			if !kl.dead {
+			if !kl.Dead() {
 				t.Fatalf("the run has fewer than %d steps: the kill never happened", k)
 			}
 			// A new process: reopen the store file, a new engine.
