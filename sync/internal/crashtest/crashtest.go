@@ -24,7 +24,7 @@ type Killer struct {
 func New(k int) *Killer { return &Killer{K: k} }
 
 // Step counts a step that happened; it returns ErrDead if the process was
-// already dead, and kills it when this was step K.
+// already dead. Step K itself completes; the process dies right after it.
 func (k *Killer) Step() error {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -62,8 +62,8 @@ func (k *Killer) Dead() bool {
 	return k.dead
 }
 
-// After runs f if the process is alive and counts it as a step: when that
-// step kills the process, f happened but its caller sees ErrDead.
+// After runs f if the process is alive and counts it as a step. Once the
+// process is dead, f is not run and the caller sees ErrDead.
 func After[T any](k *Killer, f func() (T, error)) (T, error) {
 	var zero T
 	if err := k.Alive(); err != nil {

@@ -12,9 +12,9 @@ func TestKilledAfterStepK(t *testing.T) {
 	if v, err := After(k, call); v != 1 || err != nil {
 		t.Fatalf("step 1: %d %v", v, err)
 	}
-	// Step 2 happens, but its caller sees the process die.
-	if v, err := After(k, call); v != 0 || !errors.Is(err, ErrDead) || calls != 2 {
-		t.Fatalf("step 2: %d %v (calls %d)", v, err, calls)
+	// Step 2 completes; the process dies right after it.
+	if v, err := After(k, call); v != 2 || err != nil || !k.Dead() {
+		t.Fatalf("step 2: %d %v (dead %v)", v, err, k.Dead())
 	}
 	// Afterwards nothing happens at all.
 	if _, err := After(k, call); !errors.Is(err, ErrDead) || calls != 2 {
