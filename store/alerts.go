@@ -72,31 +72,8 @@ func (s *Store) Alerts() ([]Alert, error) {
 // PruneAlerts forgets the records last sent before t and returns how many it
 // removed (keys come from error texts, so old ones are dropped, not kept forever).
 func (s *Store) PruneAlerts(before time.Time) (int, error) {
-	n := 0
-	err := s.Update(func(tx *Tx) error {
-		b := tx.tx.Bucket(bucketAlerts)
-		var old [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			var a Alert
-			if err := decode(v, &a); err != nil {
-				return fmt.Errorf("alert %q: %w", k, err)
-			}
-			if a.Sent.Before(before) {
-				old = append(old, append([]byte(nil), k...))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(old)
-		return nil
-	})
+	n, err := prune(s, bucketAlerts, func(k []byte) string { return fmt.Sprintf("alert %q", k) },
+		func(a Alert) bool { return a.Sent.Before(before) })
 	if err != nil {
 		return 0, fmt.Errorf("prune alerts: %w", err)
 	}

@@ -154,31 +154,8 @@ func (t *Tx) SettleIntent(id uint64, outcome string) error {
 // PruneSettledIntents deletes settled intents settled before cutoff (the
 // audit log keeps the history) and returns how many went.
 func (s *Store) PruneSettledIntents(cutoff time.Time) (int, error) {
-	n := 0
-	err := s.Update(func(tx *Tx) error {
-		b := tx.tx.Bucket(bucketIntentsSettled)
-		var old [][]byte
-		err := b.ForEach(func(k, v []byte) error {
-			var in Intent
-			if err := decode(v, &in); err != nil {
-				return fmt.Errorf("settled intent %d: %w", btoi(k), err)
-			}
-			if in.Settled.Before(cutoff) {
-				old = append(old, append([]byte(nil), k...))
-			}
-			return nil
-		})
-		if err != nil {
-			return err
-		}
-		for _, k := range old {
-			if err := b.Delete(k); err != nil {
-				return err
-			}
-		}
-		n = len(old)
-		return nil
-	})
+	n, err := prune(s, bucketIntentsSettled, func(k []byte) string { return fmt.Sprintf("settled intent %d", btoi(k)) },
+		func(in Intent) bool { return in.Settled.Before(cutoff) })
 	if err != nil {
 		return 0, fmt.Errorf("prune settled intents: %w", err)
 	}

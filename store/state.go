@@ -76,10 +76,8 @@ func (t *Tx) ReplaceDeltaTokens(prefix string, tokens map[string]string) error {
 			stale = append(stale, bytes.Clone(k))
 		}
 	}
-	for _, k := range stale {
-		if err := b.Delete(k); err != nil {
-			return fmt.Errorf("delete delta token %q: %w", k, err)
-		}
+	if err := deleteKeys(b, stale); err != nil {
+		return fmt.Errorf("delete delta tokens: %w", err)
 	}
 	for name, tok := range tokens {
 		if !strings.HasPrefix(name, prefix) {
@@ -199,6 +197,43 @@ func (s *Store) DeleteContactMaps(phonebook string, sourceIDs ...string) error {
 }
 
 // listJSON decodes every value of a bucket whose key starts with prefix.
+// prune deletes, in one transaction, the records of a bucket for which old
+// is true and returns how many went; name says which record failed to decode.
+func prune[T any](s *Store, bucket []byte, name func(k []byte) string, old func(T) bool) (int, error) {
+	n := 0
+	err := s.Update(func(tx *Tx) error {
+		b := tx.tx.Bucket(bucket)
+		var keys [][]byte
+		err := b.ForEach(func(k, v []byte) error {
+			var x T
+			if err := decode(v, &x); err != nil {
+				return fmt.Errorf("%s: %w", name(k), err)
+			}
+			if old(x) {
+				keys = append(keys, bytes.Clone(k))
+			}
+			return nil
+		})
+		if err != nil {
+			return err
+		}
+		n = len(keys)
+		return deleteKeys(b, keys)
+	})
+	return n, err
+}
+
+// deleteKeys deletes keys gathered while iterating (bbolt forbids deleting
+// under a ForEach or a moving cursor).
+func deleteKeys(b *bolt.Bucket, keys [][]byte) error {
+	for _, k := range keys {
+		if err := b.Delete(k); err != nil {
+			return fmt.Errorf("delete %q: %w", k, err)
+		}
+	}
+	return nil
+}
+
 func listJSON[T any](s *Store, bucket, prefix []byte) ([]T, error) {
 	var out []T
 	err := s.view(func(tx *bolt.Tx) error {
