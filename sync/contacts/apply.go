@@ -53,7 +53,7 @@ func (e *Engine) run(ctx context.Context, runID uint64, p Plan, snap *Snapshot, 
 	var notes []AuditItem
 	var books []*book
 	idx := map[string]*book{}
-	held := map[string]bool{} // mailboxes whose token must not advance
+	held := map[string]bool{} // token sets (DeltaPrefix) that must not advance
 	total := 0
 	for _, c := range p.Changes {
 		if c.Action == plan.ActSkip {
@@ -61,7 +61,7 @@ func (e *Engine) run(ctx context.Context, runID uint64, p Plan, snap *Snapshot, 
 				Action: c.Action, Rule: c.Rule, After: named(c, nil), Err: c.Reason, Skipped: true})
 			sum.Skipped++
 			if c.Rule == "quota.personal" || c.Rule == "quota.company" {
-				held[c.Mailbox] = true // seen again once there is room
+				held[DeltaPrefix(c.Phonebook, c.Mailbox)] = true // seen again once there is room
 			}
 			continue
 		}
@@ -108,7 +108,7 @@ func (e *Engine) run(ctx context.Context, runID uint64, p Plan, snap *Snapshot, 
 			}
 			sum.Skipped += w.skipped
 			for mb := range w.held {
-				held[mb] = true
+				held[DeltaPrefix(b.name, mb)] = true
 			}
 			if w.err != "" && sum.Err == "" {
 				sum.Err = w.err
@@ -120,12 +120,12 @@ func (e *Engine) run(ctx context.Context, runID uint64, p Plan, snap *Snapshot, 
 		sum.Canceled = true
 		return sum
 	}
-	// Advance each mailbox's token only when all its changes landed, so what
+	// Advance a source's tokens only when all its changes landed, so what
 	// failed (or did not fit) is seen again by the next incremental run.
 	save := map[string]map[string]string{}
-	for mb, links := range snap.DeltaLinks {
-		if !held[mb] {
-			save[mb] = links
+	for prefix, links := range snap.DeltaLinks {
+		if !held[prefix] {
+			save[prefix] = links
 		}
 	}
 	if len(save) > 0 {

@@ -459,9 +459,9 @@ func TestRejectedDeltaTokenFallsBackToFullCompare(t *testing.T) {
 	if _, _, sum := e.sync(true); failed(sum) != 0 {
 		t.Fatalf("first sync: %+v", sum)
 	}
-	uid, _ := e.firstUser()
+	uid, number := e.firstUser()
 	onPBX := e.check("")
-	name := contacts.DeltaName(uid, "")
+	name := contacts.DeltaName(contacts.PersonalBook(number), uid, "")
 	tok, ok, err := e.app.Store.DeltaToken(name)
 	if err != nil || !ok {
 		t.Fatalf("no stored token %s: %v", name, err)
@@ -521,6 +521,31 @@ func TestQuotaSkipsWithReasonAndLimitReachedStopsCreates(t *testing.T) {
 	}
 	if owned != 2 {
 		t.Errorf("phonebook of %s holds %d entries, quota 2", number, owned)
+	}
+	// A full phonebook's source keeps no token (what did not fit is read
+	// again); the other sources' tokens advanced.
+	full, noMailbox := map[string]bool{}, map[string]bool{}
+	for _, c := range p.Changes {
+		switch c.Rule {
+		case "quota.personal":
+			full[c.Number] = true
+		case "mailbox.none":
+			noMailbox[c.Number] = true
+		}
+	}
+	kept := 0
+	for id, n := range e.linkedNumbers() {
+		ts, err := e.app.Store.DeltaTokensUnder(contacts.DeltaPrefix(contacts.PersonalBook(n), id))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !noMailbox[n] && full[n] == (len(ts) > 0) {
+			t.Errorf("source %s of %s: %d tokens (phonebook full: %v)", id, n, len(ts), full[n])
+		}
+		kept += len(ts)
+	}
+	if kept == 0 || len(full) == 0 {
+		t.Errorf("%d tokens kept, %d full phonebooks: the test shows nothing", kept, len(full))
 	}
 
 	// The quota shrinks between plan and apply: the PBX answers LIMIT_REACHED
@@ -595,6 +620,7 @@ func departmentOf(t *testing.T, e *env, number string) int32 {
 func TestAllFoldersByDeltaPerFolder(t *testing.T) {
 	e := newEnv(t, envOpt{users: 20, settings: map[string]string{"contacts.folders": "all"}})
 	uid, number := e.firstUser()
+	book := contacts.PersonalBook(number)
 	top, err := e.sims.M365.AddContactFolder(uid, "Suppliers 2")
 	if err != nil {
 		t.Fatal(err)
@@ -619,7 +645,7 @@ func TestAllFoldersByDeltaPerFolder(t *testing.T) {
 	}
 	// One token per folder of the mailbox.
 	tokens := func() map[string]bool {
-		ts, err := e.app.Store.DeltaTokensUnder(contacts.DeltaPrefix(uid))
+		ts, err := e.app.Store.DeltaTokensUnder(contacts.DeltaPrefix(book, uid))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -630,13 +656,13 @@ func TestAllFoldersByDeltaPerFolder(t *testing.T) {
 		return out
 	}
 	folderTokens := func() map[string]bool {
-		out := map[string]bool{contacts.DeltaName(uid, ""): true}
+		out := map[string]bool{contacts.DeltaName(book, uid, ""): true}
 		for _, f := range e.sims.M365.Mailbox(uid).ContactFolders[1:] {
-			out[contacts.DeltaName(uid, f.ID)] = true
+			out[contacts.DeltaName(book, uid, f.ID)] = true
 		}
 		return out
 	}
-	if got, want := tokens(), folderTokens(); !maps.Equal(got, want) || !got[contacts.DeltaName(uid, nested)] {
+	if got, want := tokens(), folderTokens(); !maps.Equal(got, want) || !got[contacts.DeltaName(book, uid, nested)] {
 		t.Fatalf("tokens %v, want one per folder %v", got, want)
 	}
 	// Nothing changed: every folder is read by delta, nothing to do.
@@ -667,7 +693,7 @@ func TestAllFoldersByDeltaPerFolder(t *testing.T) {
 		t.Errorf("a new folder: fell back %d, plan %v", snap.FellBack, p.Changes)
 	}
 	e.check(graphclient.FoldersAll)
-	if !tokens()[contacts.DeltaName(uid, fresh)] {
+	if !tokens()[contacts.DeltaName(book, uid, fresh)] {
 		t.Error("no token for the new folder")
 	}
 	// A deleted folder (with its child): a full compare removes its entries
@@ -680,7 +706,7 @@ func TestAllFoldersByDeltaPerFolder(t *testing.T) {
 		t.Errorf("a deleted folder: fell back %d, plan %v", snap.FellBack, p.Changes)
 	}
 	e.check(graphclient.FoldersAll)
-	if got, want := tokens(), folderTokens(); !maps.Equal(got, want) || got[contacts.DeltaName(uid, nested)] {
+	if got, want := tokens(), folderTokens(); !maps.Equal(got, want) || got[contacts.DeltaName(book, uid, nested)] {
 		t.Errorf("tokens %v after the delete, want %v", got, want)
 	}
 	// Back to the default folder only: the other folders' entries go, and
@@ -693,7 +719,7 @@ func TestAllFoldersByDeltaPerFolder(t *testing.T) {
 		t.Errorf("switch to the default folder: fell back %d, plan %v", snap.FellBack, p.Counts)
 	}
 	e.check(graphclient.FoldersDefault)
-	if got := tokens(); len(got) != 1 || !got[contacts.DeltaName(uid, "")] {
+	if got := tokens(); len(got) != 1 || !got[contacts.DeltaName(book, uid, "")] {
 		t.Errorf("tokens %v, want only the default folder's", got)
 	}
 	if p, _, _ := e.sync(true); p.Writes() != 0 {

@@ -77,11 +77,13 @@ type State interface {
 	Settings() (Settings, error)
 	Links() ([]plan.Link, error)
 	Maps(phonebook string) ([]Map, error)
-	// DeltaLinks returns a mailbox's stored contact delta tokens, by name.
-	DeltaLinks(mailbox string) (map[string]string, error)
-	// SaveDeltaLinks makes each mailbox's tokens (by name) the whole set
-	// stored for it, in one transaction: a folder's token not given is dropped.
-	SaveDeltaLinks(byMailbox map[string]map[string]string) error
+	// DeltaLinks returns the stored contact delta tokens of one source (the
+	// names under a DeltaPrefix), by name.
+	DeltaLinks(prefix string) (map[string]string, error)
+	// SaveDeltaLinks makes each source's tokens (by DeltaPrefix, then name)
+	// the whole set stored under its prefix, in one transaction: a folder's
+	// token not given is dropped.
+	SaveDeltaLinks(byPrefix map[string]map[string]string) error
 	BeginRun(kind, planHash string) (uint64, error)
 	EndRun(runID uint64, sum progress.Summary) error
 	OpenIntents() ([]Intent, error)
@@ -139,23 +141,27 @@ type Options struct {
 // Snapshot is what a plan was made from.
 type Snapshot struct {
 	Input Input
-	// DeltaLinks are the tokens to store after a successful apply, by store
-	// name, per mailbox.
+	// DeltaLinks are the tokens to store after a successful apply: by
+	// source (DeltaPrefix), then store name.
 	DeltaLinks map[string]map[string]string
 	FellBack   int // mailboxes read in full: a token missing or rejected, a folder gone
 }
 
-// DeltaName is the store name of a mailbox folder's contact delta token
-// (folder "" is the default Contacts folder).
-func DeltaName(mailbox, folder string) string {
+// DeltaName is the store name of the contact delta token of a mailbox
+// folder read into a phonebook (folder "" is the default Contacts folder).
+func DeltaName(phonebook, mailbox, folder string) string {
 	if folder == "" {
 		folder = graphclient.FoldersDefault
 	}
-	return DeltaPrefix(mailbox) + folder
+	return DeltaPrefix(phonebook, mailbox) + folder
 }
 
-// DeltaPrefix is what the names of a mailbox's contact delta tokens start with.
-func DeltaPrefix(mailbox string) string { return "contacts/" + strings.ToLower(mailbox) + "/" }
+// DeltaPrefix is what the names of one source's tokens start with: a
+// mailbox read into a phonebook. A mailbox feeding two phonebooks has a set
+// for each, so one phonebook's failed write never advances the other's.
+func DeltaPrefix(phonebook, mailbox string) string {
+	return "contacts/" + phonebook + "/" + strings.ToLower(mailbox) + "/"
+}
 
 // Read gathers the planner's input: settings, links, the PBX users,
 // departments and phonebooks, the maps, and the mailboxes' contacts.
@@ -302,8 +308,8 @@ func (e *Engine) readBooks(ctx context.Context, books []*Book, opt Options, fold
 				return
 			}
 			snap.FellBack += fell
-			for mb, l := range links {
-				snap.DeltaLinks[mb] = l
+			for prefix, l := range links {
+				snap.DeltaLinks[prefix] = l
 			}
 		})
 	}
@@ -337,7 +343,7 @@ func (e *Engine) readBook(ctx context.Context, b *Book, opt Options, folders str
 		}
 		fell += f
 		if len(l) > 0 {
-			links[s.Mailbox] = l
+			links[DeltaPrefix(b.Phonebook, s.Mailbox)] = l
 		}
 	}
 	return links, fell, nil
@@ -385,7 +391,7 @@ func (e *Engine) sourceRead(ctx context.Context, b *Book, s *Source, full bool, 
 	}
 	res := sourceResult{links: map[string]string{}}
 	if !full {
-		stored, err := e.State.DeltaLinks(s.Mailbox)
+		stored, err := e.State.DeltaLinks(DeltaPrefix(b.Phonebook, s.Mailbox))
 		if err != nil {
 			return res, fmt.Errorf("read contact delta tokens of %s: %w", s.Mailbox, err)
 		}
@@ -406,7 +412,7 @@ func (e *Engine) sourceRead(ctx context.Context, b *Book, s *Source, full bool, 
 			return res, err
 		}
 		s.Contacts = append(s.Contacts, d.Changed...)
-		res.links[DeltaName(s.Mailbox, id)] = d.DeltaLink
+		res.links[DeltaName(b.Phonebook, s.Mailbox, id)] = d.DeltaLink
 	}
 	return res, nil
 }
@@ -419,12 +425,12 @@ func (e *Engine) sourceRead(ctx context.Context, b *Book, s *Source, full bool, 
 // (new since the last run) is read by a first round: all its contacts count
 // as changed.
 func (e *Engine) readDelta(ctx context.Context, b *Book, s *Source, ids []string, stored, links map[string]string) (bool, error) {
-	if stored[DeltaName(s.Mailbox, "")] == "" {
+	if stored[DeltaName(b.Phonebook, s.Mailbox, "")] == "" {
 		return false, nil
 	}
 	read := make(map[string]bool, len(ids))
 	for _, id := range ids {
-		read[DeltaName(s.Mailbox, id)] = true
+		read[DeltaName(b.Phonebook, s.Mailbox, id)] = true
 	}
 	for name := range stored {
 		if !read[name] {
@@ -434,7 +440,7 @@ func (e *Engine) readDelta(ctx context.Context, b *Book, s *Source, ids []string
 	}
 	var all graphclient.ContactDelta
 	for _, id := range ids {
-		name := DeltaName(s.Mailbox, id)
+		name := DeltaName(b.Phonebook, s.Mailbox, id)
 		d, err := e.Dir.ContactsDelta(ctx, s.Mailbox, id, stored[name])
 		switch {
 		case err == nil:

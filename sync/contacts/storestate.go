@@ -47,9 +47,9 @@ func (st StoreState) Maps(phonebook string) ([]Map, error) {
 	return out, nil
 }
 
-// DeltaLinks reads a mailbox's stored contact delta tokens, by name.
-func (st StoreState) DeltaLinks(mailbox string) (map[string]string, error) {
-	ts, err := st.S.DeltaTokensUnder(DeltaPrefix(mailbox))
+// DeltaLinks reads one source's stored contact delta tokens, by name.
+func (st StoreState) DeltaLinks(prefix string) (map[string]string, error) {
+	ts, err := st.S.DeltaTokensUnder(prefix)
 	if err != nil {
 		return nil, err
 	}
@@ -60,12 +60,12 @@ func (st StoreState) DeltaLinks(mailbox string) (map[string]string, error) {
 	return out, nil
 }
 
-// SaveDeltaLinks replaces each mailbox's tokens in one transaction.
-func (st StoreState) SaveDeltaLinks(byMailbox map[string]map[string]string) error {
+// SaveDeltaLinks replaces each source's tokens in one transaction.
+func (st StoreState) SaveDeltaLinks(byPrefix map[string]map[string]string) error {
 	return st.S.Update(func(tx *store.Tx) error {
-		for mb, links := range byMailbox {
-			if err := tx.ReplaceDeltaTokens(DeltaPrefix(mb), links); err != nil {
-				return fmt.Errorf("save contact delta tokens of %s: %w", mb, err)
+		for prefix, links := range byPrefix {
+			if err := tx.ReplaceDeltaTokens(prefix, links); err != nil {
+				return fmt.Errorf("save contact delta tokens %s: %w", prefix, err)
 			}
 		}
 		return nil
