@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/pbx365/pbx365/store"
 	"github.com/pbx365/pbx365/sync/app"
 	"github.com/pbx365/pbx365/sync/plan"
 	"github.com/pbx365/pbx365/sync/progress"
@@ -212,5 +213,46 @@ func TestServiceLineWhileTheSchedulerRuns(t *testing.T) {
 			t.Fatalf("line %q %v", line, err)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// While a run is in flight (App.RunMu held: the service's scheduler or an
+// apply of this TUI), making a plan must not "settle" that run's open
+// intents as if a crash had left them; once no run is in flight it does.
+func TestPlanLeavesALiveRunsIntentsAlone(t *testing.T) {
+	_, a := setup(t, 20)
+	l := backend.NewLocal(a)
+	ctx := context.Background()
+	r, err := a.Store.StartRun("full", "h")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.Store.PutIntent(store.Intent{Run: r.ID, ChangeKey: "users/create/oid-live", Action: string(plan.ActCreate),
+		ObjectID: "oid-live", Number: "1999", Email: "live@example.com"}); err != nil {
+		t.Fatal(err)
+	}
+	open := func() int {
+		ins, err := a.Store.ListOpenIntents()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return len(ins)
+	}
+	a.RunMu.Lock() // a run in flight
+	if _, err := l.Plan(ctx, common.Selection{Scope: common.ScopeAll}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.ContactsStatus(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n := open(); n != 1 {
+		t.Fatalf("%d open intents after a plan during a run, want the live run's 1", n)
+	}
+	a.RunMu.Unlock() // the run is gone without settling: a crash
+	if _, err := l.Plan(ctx, common.Selection{Scope: common.ScopeAll}); err != nil {
+		t.Fatal(err)
+	}
+	if n := open(); n != 0 {
+		t.Fatalf("%d open intents after a plan with no run in flight, want 0 (settled)", n)
 	}
 }

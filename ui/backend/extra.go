@@ -56,14 +56,15 @@ type contactPlan struct {
 	snap *contacts.Snapshot
 }
 
-// ContactsStatus settles, reads every mailbox in full and plans.
+// ContactsStatus settles (when no run is in flight), reads every mailbox in
+// full and plans.
 func (l *Local) ContactsStatus(ctx context.Context) (common.ContactsStatus, error) {
 	var out common.ContactsStatus
 	eng, err := l.App.Contacts(ctx)
 	if err != nil {
 		return out, fmt.Errorf("contacts: %w", err)
 	}
-	if _, err := eng.Settle(ctx); err != nil {
+	if err := l.settleIdle(ctx, eng.Settle); err != nil {
 		return out, fmt.Errorf("contacts: settle the previous run: %w", err)
 	}
 	p, snap, err := eng.Plan(ctx, contacts.Options{Full: true})

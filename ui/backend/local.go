@@ -220,6 +220,18 @@ func (l *Local) readWith(ctx context.Context, sel *common.Selection) (*users.Eng
 	return eng, snap, nil
 }
 
+// settleIdle settles what an interrupted run left open, but only while no
+// run is in flight (App.RunMu free): the open intents of a live run (the
+// service's, or an apply of this TUI) are its own, not leftovers.
+func (l *Local) settleIdle(ctx context.Context, settle func(context.Context) (int, error)) error {
+	if !l.App.RunMu.TryLock() {
+		return nil
+	}
+	defer l.App.RunMu.Unlock()
+	_, err := settle(ctx)
+	return err
+}
+
 // scoped overrides the saved scope with the TUI's selection.
 type scoped struct {
 	users.State
@@ -344,11 +356,18 @@ func (l *Local) groups(ctx context.Context, g *graphclient.Client) ([]common.Gro
 
 // Plan computes the user-sync plan for a selection.
 func (l *Local) Plan(ctx context.Context, sel common.Selection) (plan.Plan, error) {
-	eng, snap, err := l.readWith(ctx, &sel)
+	err := l.settleIdle(ctx, func(ctx context.Context) (int, error) {
+		eng, err := l.App.Users(ctx)
+		if err != nil {
+			return 0, err
+		}
+		return eng.Settle(ctx)
+	})
 	if err != nil {
-		return plan.Plan{}, err
+		return plan.Plan{}, fmt.Errorf("settle the previous run: %w", err)
 	}
-	if _, err := eng.Settle(ctx); err != nil {
+	_, snap, err := l.readWith(ctx, &sel)
+	if err != nil {
 		return plan.Plan{}, err
 	}
 	p := plan.Make(snap.Input)
