@@ -2,6 +2,7 @@ package backend_test
 
 import (
 	"context"
+	"errors"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -254,5 +255,55 @@ func TestPlanLeavesALiveRunsIntentsAlone(t *testing.T) {
 	}
 	if n := open(); n != 0 {
 		t.Fatalf("%d open intents after a plan with no run in flight, want 0 (settled)", n)
+	}
+}
+
+// Only the latest plans stay appliable (each holds a directory snapshot).
+func TestOnlyTheLatestPlansStayAppliable(t *testing.T) {
+	sims, a := setup(t, 30)
+	l := backend.NewLocal(a)
+	ctx := context.Background()
+	dir, err := l.Directory(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var ids []string
+	for _, u := range dir.Users {
+		if u.State == common.StateCreate {
+			ids = append(ids, u.ObjectID)
+		}
+	}
+	if len(ids) < 6 {
+		t.Fatalf("%d creatable users", len(ids))
+	}
+	var plans []plan.Plan
+	for i := range 6 { // six different selections: one, two, … six users
+		p, err := l.Plan(ctx, common.Selection{Scope: common.ScopeSelected, Users: ids[:i+1]})
+		if err != nil {
+			t.Fatal(err)
+		}
+		plans = append(plans, p)
+	}
+	// The same plan again is not a new one.
+	if _, err := l.Plan(ctx, common.Selection{Scope: common.ScopeSelected, Users: ids[:6]}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range plans[:2] {
+		if _, err := l.Apply(ctx, p, false); !errors.Is(err, backend.ErrStalePlan) {
+			t.Fatalf("an old plan: %v, want ErrStalePlan", err)
+		}
+	}
+	before := len(sims.PBX.Users())
+	ch, err := l.Apply(ctx, plans[5], false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range ch {
+	}
+	if got := len(sims.PBX.Users()) - before; got != 6 {
+		t.Fatalf("the latest plan created %d, want 6", got)
+	}
+	if _, err := l.Apply(ctx, plans[5], false); !errors.Is(err, backend.ErrStalePlan) {
+		t.Fatalf("a plan that ran: %v, want ErrStalePlan", err)
 	}
 }

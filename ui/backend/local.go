@@ -30,9 +30,14 @@ import (
 type Local struct {
 	App *app.App
 
-	mu    sync.Mutex
-	snaps map[string]planned // plan hash → what it was made from
+	mu     sync.Mutex
+	snaps  map[string]planned // plan hash → what it was made from
+	recent []string           // plan hashes, oldest first (at most keptPlans)
 }
+
+// keptPlans is how many of the latest plans stay appliable: each holds a
+// whole directory snapshot, so an afternoon of previews must not pile up.
+const keptPlans = 4
 
 type planned struct {
 	snap *users.Snapshot
@@ -371,10 +376,30 @@ func (l *Local) Plan(ctx context.Context, sel common.Selection) (plan.Plan, erro
 		return plan.Plan{}, err
 	}
 	p := plan.Make(snap.Input)
-	l.mu.Lock()
-	l.snaps[p.Hash] = planned{snap: snap, sel: sel}
-	l.mu.Unlock()
+	l.keep(p.Hash, planned{snap: snap, sel: sel})
 	return p, nil
+}
+
+// keep remembers the snapshot of a plan, forgetting the oldest beyond keptPlans.
+func (l *Local) keep(hash string, pl planned) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if _, ok := l.snaps[hash]; !ok {
+		l.recent = append(l.recent, hash)
+	}
+	l.snaps[hash] = pl
+	for len(l.recent) > keptPlans {
+		delete(l.snaps, l.recent[0])
+		l.recent = l.recent[1:]
+	}
+}
+
+// forget drops a plan's snapshot (it ran: it cannot run twice).
+func (l *Local) forget(hash string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.snaps, hash)
+	l.recent = slices.DeleteFunc(l.recent, func(h string) bool { return h == hash })
 }
 
 // Explain gives every rule's verdict for one user under a selection.
@@ -429,9 +454,7 @@ func (l *Local) Apply(ctx context.Context, p plan.Plan, allowRemovals bool) (<-c
 		l.App.RunMu.Unlock()
 		return nil, err
 	}
-	l.mu.Lock()
-	delete(l.snaps, p.Hash)
-	l.mu.Unlock()
+	l.forget(p.Hash)
 	out := make(chan progress.Event)
 	go func() {
 		defer close(out)
