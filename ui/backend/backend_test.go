@@ -3,6 +3,7 @@ package backend_test
 import (
 	"context"
 	"errors"
+	"maps"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -93,6 +94,32 @@ func exercise(t *testing.T, b common.Backend, sims *app.Sims) {
 	}
 	if p.Counts[plan.ActCreate] != 5 {
 		t.Fatalf("plan %v, want 5 creates", p.Counts)
+	}
+	// The preview of the selection gives the same numbers, and cannot run.
+	pb, ok := b.(common.PreviewBackend)
+	if !ok {
+		t.Fatalf("%T does not preview", b)
+	}
+	pv, err := pb.Preview(ctx, sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	numbers := func(p plan.Plan) map[string]string {
+		out := map[string]string{}
+		for _, c := range p.Changes {
+			if c.Action == plan.ActCreate {
+				out[c.ObjectID] = c.Number
+			}
+		}
+		return out
+	}
+	if got, want := numbers(pv), numbers(p); len(got) != 5 || !maps.Equal(got, want) {
+		t.Fatalf("preview numbers %v, plan numbers %v", got, want)
+	}
+	if ch, err := b.Apply(ctx, plan.Plan{Changes: pv.Changes, Counts: pv.Counts, Hash: "not-kept"}, false); err == nil {
+		for range ch {
+		}
+		t.Fatal("a plan this backend did not keep was applied")
 	}
 	ex, err := b.Explain(ctx, sel, pick[0])
 	if err != nil || len(ex.Verdicts) == 0 || !strings.HasPrefix(ex.Outcome, "create") {

@@ -44,7 +44,10 @@ type planned struct {
 	sel  common.Selection
 }
 
-var _ common.Backend = (*Local)(nil)
+var (
+	_ common.Backend        = (*Local)(nil)
+	_ common.PreviewBackend = (*Local)(nil)
+)
 
 // NewLocal wraps an opened App.
 func NewLocal(a *app.App) *Local { return &Local{App: a, snaps: map[string]planned{}} }
@@ -278,10 +281,6 @@ func (l *Local) Directory(ctx context.Context) (common.DirectorySnapshot, error)
 		return common.DirectorySnapshot{}, err
 	}
 	p := plan.Make(snap.Input)
-	byUser := map[string]plan.Change{}
-	for _, c := range p.Changes {
-		byUser[c.ObjectID] = c
-	}
 	links := map[string]plan.Link{}
 	for _, lk := range snap.Input.Links {
 		links[lk.ObjectID] = lk
@@ -291,32 +290,22 @@ func (l *Local) Directory(ctx context.Context) (common.DirectorySnapshot, error)
 		return common.DirectorySnapshot{}, err
 	}
 	groups, memberOf := l.groups(ctx, g)
-	out := common.DirectorySnapshot{Saved: saved, Groups: groups}
+	out := common.DirectorySnapshot{Saved: saved, Groups: groups, PlannedFor: common.Selection{Scope: common.ScopeAll}}
 	for _, u := range snap.Input.Directory {
-		du := common.DirectoryUser{ObjectID: u.ID, DisplayName: u.DisplayName, UPN: u.UserPrincipalName, Mail: u.Mail,
-			Department: u.Department, UserType: u.UserType, Enabled: u.AccountEnabled, Groups: memberOf[u.ID]}
-		c, has := byUser[u.ID]
-		lk, linked := links[u.ID]
-		switch {
-		case has && c.Action == plan.ActCreate:
-			du.State, du.Extension = common.StateCreate, c.Number
-		case has && c.Action == plan.ActAdopt:
-			du.State, du.Extension = common.StateAdopt, c.Number
-		case has && c.Action == plan.ActConflict:
-			du.State, du.Reason = common.StateConflict, c.Rule+": "+c.Reason
-		case has && c.Action == plan.ActSkip:
-			du.State, du.Reason = common.StateExcluded, c.Rule+": "+c.Reason
-		case linked:
-			du.State, du.Extension = common.StateLinked, lk.Number
-			if has && (c.Action == plan.ActDisable || c.Action == plan.ActDelete) {
-				du.State, du.Reason = common.StateExcluded, c.Rule+": "+c.Reason
-			}
-		default:
-			du.State, du.Reason = common.StateExcluded, "not planned"
-		}
-		out.Users = append(out.Users, du)
+		out.Users = append(out.Users, common.DirectoryUser{ObjectID: u.ID, DisplayName: u.DisplayName, UPN: u.UserPrincipalName, Mail: u.Mail,
+			Department: u.Department, UserType: u.UserType, Enabled: u.AccountEnabled, Groups: memberOf[u.ID], Linked: links[u.ID].Number})
 	}
+	out.Users = common.PlannedStates(out.Users, p)
 	return out, nil
+}
+
+// Preview plans a selection for show: nothing is settled or kept.
+func (l *Local) Preview(ctx context.Context, sel common.Selection) (plan.Plan, error) {
+	_, snap, err := l.readWith(ctx, &sel)
+	if err != nil {
+		return plan.Plan{}, err
+	}
+	return plan.Make(snap.Input), nil
 }
 
 // groups lists the directory groups with their transitive user members

@@ -24,7 +24,10 @@ type Remote struct {
 	hc   *http.Client
 }
 
-var _ common.Backend = (*Remote)(nil)
+var (
+	_ common.Backend        = (*Remote)(nil)
+	_ common.PreviewBackend = (*Remote)(nil)
+)
 
 // Dial connects to the service on dataDir; an error means no service runs
 // there (the caller then works on the store itself).
@@ -182,6 +185,11 @@ func (r *Remote) Directory(ctx context.Context) (out common.DirectorySnapshot, e
 // Plan computes a plan in the service.
 func (r *Remote) Plan(ctx context.Context, sel common.Selection) (out plan.Plan, err error) {
 	return out, r.call(ctx, "Plan", callArgs{Selection: sel}, &out)
+}
+
+// Preview plans a selection in the service, for show only.
+func (r *Remote) Preview(ctx context.Context, sel common.Selection) (out plan.Plan, err error) {
+	return out, r.call(ctx, "Preview", callArgs{Selection: sel}, &out)
 }
 
 // Explain explains one user under a selection.

@@ -272,6 +272,8 @@ func (s *Server) call(w http.ResponseWriter, r *http.Request) {
 		res, err = l.Directory(ctx)
 	case "Plan":
 		res, err = l.Plan(ctx, args.Selection)
+	case "Preview":
+		res, err = l.Preview(ctx, args.Selection)
 	case "Explain":
 		res, err = l.Explain(ctx, args.Selection, args.ObjectID)
 	case "Runs":

@@ -153,6 +153,7 @@ type DirectoryUser struct {
 	UserType    string // Member, Guest or ""
 	Enabled     bool
 	Extension   string // linked number, or the proposed one for StateCreate
+	Linked      string // the extension the user is linked to ("" when not linked)
 	State       UserState
 	Reason      string   // for StateExcluded / StateConflict: the rule and a sentence
 	Groups      []string // ids of the groups the user is a transitive member of
@@ -188,9 +189,10 @@ type Selection struct {
 
 // DirectorySnapshot is the Users screen's data.
 type DirectorySnapshot struct {
-	Users  []DirectoryUser
-	Groups []Group
-	Saved  Selection // the selection stored in settings
+	Users      []DirectoryUser
+	Groups     []Group
+	Saved      Selection // the selection stored in settings
+	PlannedFor Selection // the selection the users' states are planned for
 }
 
 // Verdict is one rule's decision about a user.

@@ -379,31 +379,13 @@ func (f *Fake) Directory(ctx context.Context) (common.DirectorySnapshot, error) 
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	sel := f.savedSelection()
-	changes := f.planLocked(sel)
-	byID := make(map[string]plan.Change, len(changes))
-	for _, c := range changes {
-		byID[c.ObjectID] = c
-	}
 	users := make([]common.DirectoryUser, len(f.users))
 	for i, u := range f.users {
-		c := byID[u.ObjectID]
-		u.Extension = c.Number
-		switch c.Action {
-		case plan.ActCreate:
-			u.State = common.StateCreate
-		case plan.ActSkip:
-			if n, ok := f.links[u.ObjectID]; ok {
-				u.State, u.Extension = common.StateLinked, n
-			} else {
-				u.State, u.Reason = common.StateExcluded, c.Reason
-			}
-		default:
-			u.State = common.StateLinked
-			u.Extension = f.links[u.ObjectID]
-		}
+		u.Linked = f.links[u.ObjectID]
 		users[i] = u
 	}
-	return common.DirectorySnapshot{Users: users, Groups: slices.Clone(f.groups), Saved: sel}, nil
+	users = common.PlannedStates(users, f.makePlanLocked(sel))
+	return common.DirectorySnapshot{Users: users, Groups: slices.Clone(f.groups), Saved: sel, PlannedFor: sel}, nil
 }
 
 func (f *Fake) savedSelection() common.Selection {
@@ -481,7 +463,7 @@ func (f *Fake) planLocked(sel common.Selection) []plan.Change {
 		case linked && (rule != "" || !inScope(u, sel)):
 			c.Action, c.Number, c.Rule, c.Reason = plan.ActDisable, num, "removal.disable", "left scope: disabled, number kept"
 		case linked:
-			c.Action, c.Number, c.Rule, c.Reason = plan.ActSkip, num, "linked.unchanged", "linked and unchanged"
+			continue // unchanged links are not listed (as in the real planner)
 		case rule != "":
 			c.Action, c.Rule, c.Reason = plan.ActSkip, rule, reason
 		case !inScope(u, sel):
@@ -510,6 +492,25 @@ func (f *Fake) Plan(ctx context.Context, sel common.Selection) (plan.Plan, error
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	p := f.makePlanLocked(sel)
+	f.planSeq++
+	p.Hash = fmt.Sprintf("fake-plan-%d", f.planSeq)
+	f.planned[p.Hash] = sel
+	return p, nil
+}
+
+// Preview implements common.PreviewBackend: the plan, not kept.
+func (f *Fake) Preview(ctx context.Context, sel common.Selection) (plan.Plan, error) {
+	f.enter("Preview")
+	if err := ctx.Err(); err != nil {
+		return plan.Plan{}, err
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.makePlanLocked(sel), nil
+}
+
+func (f *Fake) makePlanLocked(sel common.Selection) plan.Plan {
 	changes := f.planLocked(sel)
 	p := plan.Plan{Changes: changes, Counts: map[plan.Action]int{}, Full: true, Created: time.Now()}
 	for _, c := range changes {
@@ -522,10 +523,7 @@ func (f *Fake) Plan(ctx context.Context, sel common.Selection) (plan.Plan, error
 				Message: fmt.Sprintf("%d extensions would be disabled, more than users.max_removals allows (%d)", removals, limit)}
 		}
 	}
-	f.planSeq++
-	p.Hash = fmt.Sprintf("fake-plan-%d", f.planSeq)
-	f.planned[p.Hash] = sel
-	return p, nil
+	return p
 }
 
 // Explain implements common.Backend.

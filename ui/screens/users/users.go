@@ -2,6 +2,10 @@
 // table with its state (will be created, linked, excluded with the rule), the
 // sync scope (all / groups / chosen / all except chosen) with a group picker,
 // multi-select by ID that survives filtering, and enter to preview the plan.
+// On a backend that previews (common.PreviewBackend), the states and the
+// proposed numbers follow the selection being edited: a moment after the
+// last change the screen asks for the plan of that selection and shows what
+// it gives each user, the numbers the Plan screen will show.
 package users
 
 import (
@@ -9,13 +13,19 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"time"
 
 	"charm.land/bubbles/v2/key"
 	tea "charm.land/bubbletea/v2"
 
+	"github.com/pbx365/pbx365/sync/plan"
 	"github.com/pbx365/pbx365/ui/common"
 	"github.com/pbx365/pbx365/ui/components/idtable"
 )
+
+// PreviewDelay is how long the selection must stay unchanged before the
+// screen asks for its plan (so a run of space presses asks once).
+const PreviewDelay = 300 * time.Millisecond
 
 // KeyMap is the Users screen's keys (besides the table's).
 type KeyMap struct {
@@ -44,6 +54,17 @@ type loadedMsg struct {
 	err  error
 }
 
+// previewTickMsg fires PreviewDelay after a selection change; gen says which.
+type previewTickMsg struct{ gen uint64 }
+
+// previewMsg is the plan of the selection with key sel.
+type previewMsg struct {
+	id  uint64
+	sel string
+	p   plan.Plan
+	err error
+}
+
 // Screen is the Users screen.
 type Screen struct {
 	c       *common.Context
@@ -52,13 +73,22 @@ type Screen struct {
 	picker  *idtable.Model
 	picking bool
 
-	users   []common.DirectoryUser
+	base    []common.DirectoryUser // as the directory read gave them
+	users   []common.DirectoryUser // base with the states of the selection shown
 	byID    map[string]int
 	scope   common.ScopeKind
 	loadID  uint64
 	loading bool
 	loaded  bool
 	err     error
+
+	// The preview: the states shown are those of the selection with key
+	// shown; wanted is the selection's key as edited.
+	delay                 time.Duration
+	shown, wanted         string
+	previewGen, previewID uint64
+	previewing            bool
+	counts                map[plan.Action]int // of the plan shown; nil for the directory's
 
 	width, height int
 }
@@ -76,7 +106,7 @@ var Columns = []idtable.Column{
 
 // New makes the Users screen.
 func New(c *common.Context) common.Screen {
-	s := &Screen{c: c, keys: defaultKeys(), scope: common.ScopeAll, byID: map[string]int{}}
+	s := &Screen{c: c, keys: defaultKeys(), scope: common.ScopeAll, byID: map[string]int{}, delay: PreviewDelay}
 	s.keys.Groups.SetKeys("g")
 	s.table = idtable.New(c.Styles, Columns, true)
 	// g picks groups here; the first row is home.
@@ -184,7 +214,8 @@ func (s *Screen) Update(msg tea.Msg) tea.Cmd {
 			return common.Status("users: "+msg.err.Error(), true)
 		}
 		s.err = nil
-		s.users = msg.snap.Users
+		s.base, s.users, s.counts = msg.snap.Users, msg.snap.Users, nil
+		s.shown = selectionKey(msg.snap.PlannedFor)
 		s.byID = make(map[string]int, len(s.users))
 		for i, u := range s.users {
 			s.byID[u.ObjectID] = i
@@ -204,11 +235,31 @@ func (s *Screen) Update(msg tea.Msg) tea.Cmd {
 			s.picker.SetSelected(msg.snap.Saved.Groups)
 			s.table.SetSelected(msg.snap.Saved.Users)
 		}
+		// A new read: whatever is edited is previewed anew, and an answer
+		// in flight belongs to the old read.
+		s.wanted, s.previewID, s.previewing = "", 0, false
+		return s.previewSoon(0) // at once: the read's states may be for another selection
+	case previewTickMsg:
+		if msg.gen != s.previewGen {
+			return nil // the selection changed again since
+		}
+		return s.preview()
+	case previewMsg:
+		if msg.id != s.previewID {
+			return nil // stale
+		}
+		s.previewing = false
+		if msg.err != nil {
+			return common.Status("users: preview of the selection: "+msg.err.Error(), true)
+		}
+		s.shown, s.counts = msg.sel, msg.p.Counts
+		s.users = common.PlannedStates(s.base, msg.p)
+		s.table.SetRows(UserRows(s.users))
 		return nil
 	case common.RunFinishedMsg, common.SettingsChangedMsg:
 		return s.load()
 	case tea.KeyPressMsg:
-		return s.key(msg)
+		return tea.Batch(s.key(msg), s.previewSoon(s.delay))
 	}
 	if s.picking {
 		_, cmd := s.picker.Update(msg)
@@ -271,6 +322,64 @@ func (s *Screen) key(k tea.KeyPressMsg) tea.Cmd {
 	return nil
 }
 
+// selectionKey identifies a selection (the order of ids does not matter).
+func selectionKey(sel common.Selection) string {
+	if sel.Scope == "" {
+		return ""
+	}
+	key := string(sel.Scope)
+	switch sel.Scope {
+	case common.ScopeGroups:
+		key += ":" + strings.Join(slices.Sorted(slices.Values(sel.Groups)), ",")
+	case common.ScopeSelected, common.ScopeAllExcept:
+		key += ":" + strings.Join(slices.Sorted(slices.Values(sel.Users)), ",")
+	}
+	return key
+}
+
+// previewSoon asks for the plan of the selection being edited after delay,
+// when it is not the one shown and not already asked for.
+func (s *Screen) previewSoon(delay time.Duration) tea.Cmd {
+	if !s.loaded {
+		return nil
+	}
+	if _, ok := s.c.Backend.(common.PreviewBackend); !ok {
+		return nil
+	}
+	key := selectionKey(s.Selection())
+	if key == s.wanted {
+		return nil // shown, or asked for
+	}
+	s.wanted = key
+	s.previewGen++ // a tick still pending is for another selection
+	if key == s.shown {
+		s.previewID, s.previewing = 0, false // back to what is shown: drop any answer in flight
+		return nil
+	}
+	gen := s.previewGen
+	if delay <= 0 {
+		return func() tea.Msg { return previewTickMsg{gen: gen} }
+	}
+	return tea.Tick(delay, func(time.Time) tea.Msg { return previewTickMsg{gen: gen} })
+}
+
+// preview asks the backend for the plan of the selection being edited.
+func (s *Screen) preview() tea.Cmd {
+	pb, ok := s.c.Backend.(common.PreviewBackend)
+	if !ok {
+		return nil
+	}
+	sel := s.Selection()
+	key := selectionKey(sel)
+	s.previewID = s.c.NextID()
+	s.previewing = true
+	id := s.previewID
+	return s.c.Do(func(ctx context.Context) tea.Msg {
+		p, err := pb.Preview(ctx, sel)
+		return previewMsg{id: id, sel: key, p: p, err: err}
+	})
+}
+
 func (s *Screen) scopeText() string {
 	switch s.scope {
 	case common.ScopeGroups:
@@ -303,8 +412,13 @@ func (s *Screen) View() string {
 		return head + "\n\n" + st.Error.Render("error: "+s.err.Error()) + "\n" + st.Muted.Render("check the Microsoft settings in Setup, then press r to retry")
 	}
 	counts := s.table.CountsLine()
-	if s.loading {
+	switch {
+	case s.loading:
 		counts += " · reloading…"
+	case s.previewing || s.wanted != "" && s.wanted != s.shown:
+		counts += " · planning this scope…"
+	case s.counts != nil:
+		counts += " · this scope: " + planCounts(s.counts)
 	}
 	var body, detail string
 	if s.picking {
@@ -328,6 +442,20 @@ func (s *Screen) View() string {
 	}
 	return common.Clip(head, s.width, 1) + "\n" + st.Muted.Render(common.Fit(counts, s.width)) + "\n" +
 		common.Clip(body, s.width, max(1, s.height-3)) + "\n" + st.Muted.Render(common.Fit(detail, s.width))
+}
+
+// planCounts says what a plan does in a few words: "3 create · 1 adopt".
+func planCounts(c map[plan.Action]int) string {
+	var parts []string
+	for _, a := range []plan.Action{plan.ActCreate, plan.ActAdopt, plan.ActUpdate, plan.ActEnable, plan.ActDisable, plan.ActDelete, plan.ActConflict} {
+		if c[a] > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", c[a], a))
+		}
+	}
+	if len(parts) == 0 {
+		return "no change"
+	}
+	return strings.Join(parts, " · ")
 }
 
 func (s *Screen) groupNames(ids []string) string {

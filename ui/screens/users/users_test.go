@@ -99,7 +99,7 @@ func TestExcludedUsersShowTheirReason(t *testing.T) {
 		t.Fatal("no excluded user shown")
 	}
 	out := ansi.Strip(s.View())
-	for _, want := range []string{"excluded: guest (users.include_guests is false)", "excluded: account disab", "excluded: no userType"} {
+	for _, want := range []string{"excluded: eligibility.guest", "excluded: eligibility.disab", "excluded: eligibility.untyp"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("view lacks %q:\n%s", want, out)
 		}
@@ -107,7 +107,7 @@ func TestExcludedUsersShowTheirReason(t *testing.T) {
 	// The full reason of the row under the cursor is in the detail line.
 	press(s, "down")
 	lines := strings.Split(ansi.Strip(s.View()), "\n")
-	if last := lines[len(lines)-1]; !strings.Contains(last, "excluded: account disabled") {
+	if last := lines[len(lines)-1]; !strings.Contains(last, "excluded: eligibility.disabled: account disabled") {
 		t.Errorf("detail line %q lacks the reason", last)
 	}
 }
@@ -237,3 +237,109 @@ func BenchmarkFilterKeystroke100k(b *testing.B) {
 		}
 	})
 }
+
+// The states and numbers follow the selection being edited: a moment after
+// the last change the screen shows what the plan of that selection gives
+// each user — the numbers the Plan screen will show, not those of "all".
+func TestStatesAndNumbersFollowTheSelection(t *testing.T) {
+	f := uitest.NewFake(30)
+	s := newScreen(t, f, 140, 40)
+	tb := s.Table()
+	ext := func(id string) (string, string) {
+		for _, r := range tb.Rows() {
+			if r.ID == id {
+				return r.Cells[5], r.Cells[6]
+			}
+		}
+		t.Fatalf("no row %s", id)
+		return "", ""
+	}
+	// Under "all" the eligible users get 1000, 1001, … by name.
+	var byNumber = map[string]string{}
+	for _, r := range tb.Rows() {
+		if strings.HasPrefix(r.Cells[5], "+") {
+			byNumber[r.Cells[5]] = r.ID
+		}
+	}
+	first, third := byNumber["+1000"], byNumber["+1002"]
+	if first == "" || third == "" {
+		t.Fatalf("no +1000/+1002 under all: %v", byNumber)
+	}
+	// Rapid changes ask for one preview: move to the third user, choose it,
+	// unchoose it and choose it again quickly (space moves the cursor down),
+	// then wait.
+	for i := 0; ; i++ {
+		if row, ok := tb.CursorRow(); ok && row.ID == third {
+			break
+		}
+		if i == tb.Len() {
+			t.Fatal("the cursor never reached the third user")
+		}
+		press(s, "down")
+	}
+	before := f.Calls("Preview")
+	press(s, "space", "up", "space", "up")
+	uitest.Pump(s.Update, s.Update(uitest.Key("space")), users.PreviewDelay+500*time.Millisecond)
+	if sel := tb.Selected(); len(sel) != 1 || sel[0] != third {
+		t.Fatalf("selected %v, want the third user only", sel)
+	}
+	if got := f.Calls("Preview") - before; got != 1 {
+		t.Errorf("%d previews for one burst of changes, want 1", got)
+	}
+	if n, st := ext(third); n != "+1000" || st != "will create" {
+		t.Errorf("the one chosen user shows %q %q, want +1000 will create (the plan's number)", n, st)
+	}
+	if n, st := ext(first); n != "" || !strings.Contains(st, "excluded: scope.selected") {
+		t.Errorf("a user not chosen shows %q %q, want excluded by scope", n, st)
+	}
+	if out := ansi.Strip(s.View()); !strings.Contains(out, "this scope: 1 create") {
+		t.Errorf("counts line lacks the plan's counts:\n%s", out)
+	}
+	// Back to all (s cycles the scope: selected → all except → all): the
+	// directory's numbers again.
+	cycleTo(t, s, common.ScopeAll)
+	if n, _ := ext(third); n != "+1002" {
+		t.Errorf("back under all the user shows %q, want +1002", n)
+	}
+	// The plan made on enter has the numbers the screen showed.
+	cycleTo(t, s, common.ScopeSelected)
+	p, err := f.Plan(context.Background(), s.Selection())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range p.Changes {
+		if c.ObjectID == third {
+			if n, _ := ext(third); n != "+"+c.Number {
+				t.Errorf("screen shows %q, the plan %q", n, c.Number)
+			}
+		}
+	}
+}
+
+// cycleTo presses s until the scope is want, closing the group picker the
+// groups scope opens, and waits for the preview each time.
+func cycleTo(t *testing.T, s *users.Screen, want common.ScopeKind) {
+	t.Helper()
+	for range len(common.Scopes) {
+		if s.Scope() == want {
+			return
+		}
+		uitest.Pump(s.Update, s.Update(uitest.Key("s")), users.PreviewDelay+500*time.Millisecond)
+		if strings.Contains(ansi.Strip(s.View()), "Users › groups") {
+			uitest.Pump(s.Update, s.Update(uitest.Key("esc")), users.PreviewDelay+500*time.Millisecond)
+		}
+	}
+	t.Fatalf("scope %s, never %s", s.Scope(), want)
+}
+
+// A backend that cannot preview keeps the directory's states.
+func TestNoPreviewWithoutAPreviewBackend(t *testing.T) {
+	s := newScreen(t, noPreview{uitest.NewFake(10)}, 120, 30)
+	uitest.Pump(s.Update, s.Update(uitest.Key("space")), users.PreviewDelay+300*time.Millisecond)
+	if out := ansi.Strip(s.View()); strings.Contains(out, "this scope") || strings.Contains(out, "planning") {
+		t.Errorf("a preview line without a preview backend:\n%s", out)
+	}
+}
+
+// noPreview hides the fake's Preview method.
+type noPreview struct{ common.Backend }
