@@ -18,7 +18,7 @@ import (
 	"github.com/pbx365/pbx365/ui/common"
 )
 
-func setup(t *testing.T, n int) (*app.Sims, *app.App) {
+func setup(t testing.TB, n int) (*app.Sims, *app.App) {
 	t.Helper()
 	dir := t.TempDir()
 	sims, err := app.StartSims(app.SimOptions{Seed: 5, Users: n, Dir: dir})
