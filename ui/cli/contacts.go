@@ -8,6 +8,7 @@ import (
 	"github.com/pbx365/pbx365/sync/contacts"
 	"github.com/pbx365/pbx365/sync/plan"
 	"github.com/pbx365/pbx365/sync/progress"
+	"github.com/pbx365/pbx365/ui/common"
 )
 
 // ContactSyncer is the contact-sync engine pbx365 sync --contacts drives.
@@ -109,7 +110,7 @@ func printContactPlan(pr *printer, p contacts.Plan, snap *contacts.Snapshot) {
 	} else if snap != nil && snap.FellBack > 0 {
 		kind += fmt.Sprintf(", %d mailbox(es) compared in full (no usable delta token, or a folder gone)", snap.FellBack)
 	}
-	fmt.Fprintf(pr.io.Out, "Contacts plan, %s: %s\n\n", kind, countsLine(p.Counts))
+	fmt.Fprintf(pr.io.Out, "Contacts plan, %s: %s\n\n", kind, common.PlanCounts(p.Counts, "no changes"))
 	if len(p.Changes) == 0 {
 		fmt.Fprintln(pr.io.Out, "Nothing to do: the phonebooks match the mailboxes.")
 		return

@@ -13,6 +13,7 @@ import (
 	"github.com/pbx365/pbx365/sync/plan"
 	"github.com/pbx365/pbx365/sync/progress"
 	"github.com/pbx365/pbx365/sync/users"
+	"github.com/pbx365/pbx365/ui/common"
 )
 
 // Exit codes of pbx365 sync (PRODUCT.md).
@@ -185,7 +186,7 @@ func (p *printer) plan(pl plan.Plan, snap *users.Snapshot) {
 			kind += " (no usable delta token)"
 		}
 	}
-	fmt.Fprintf(p.io.Out, "Plan, %s: %s\n\n", kind, countsLine(pl.Counts))
+	fmt.Fprintf(p.io.Out, "Plan, %s: %s\n\n", kind, common.PlanCounts(pl.Counts, "no changes"))
 	if len(pl.Changes) == 0 {
 		fmt.Fprintln(p.io.Out, "Nothing to do: the PBX matches the directory.")
 		return
@@ -197,19 +198,6 @@ func (p *printer) plan(pl plan.Plan, snap *users.Snapshot) {
 	}
 	tw.Flush()
 	fmt.Fprintln(p.io.Out)
-}
-
-func countsLine(counts map[plan.Action]int) string {
-	var parts []string
-	for _, a := range plan.Actions {
-		if n := counts[a]; n > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", n, a))
-		}
-	}
-	if len(parts) == 0 {
-		return "no changes"
-	}
-	return strings.Join(parts, " · ")
 }
 
 func dash(s string) string {

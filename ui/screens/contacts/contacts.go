@@ -247,19 +247,6 @@ func changeRows(st *common.ContactsStatus) []idtable.Row {
 	return rows
 }
 
-func countsLine(m map[plan.Action]int) string {
-	var parts []string
-	for _, a := range plan.Actions {
-		if m[a] > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", a, m[a]))
-		}
-	}
-	if len(parts) == 0 {
-		return "nothing to do"
-	}
-	return strings.Join(parts, " · ")
-}
-
 // writes counts the plan's changes that write (everything but skips).
 func writes(m map[plan.Action]int) int {
 	n := 0
@@ -399,7 +386,7 @@ func (s *Screen) askApply() tea.Cmd {
 	}
 	id := s.c.NextID()
 	body := fmt.Sprintf("%s\n\n%d phonebook change(s) will be written to the PBX. Only entries pbx365 wrote are changed or removed.",
-		countsLine(s.st.Plan.Counts), writes(s.st.Plan.Counts))
+		common.PlanCounts(s.st.Plan.Counts, "nothing to do"), writes(s.st.Plan.Counts))
 	return common.Confirm(common.ConfirmMsg{Title: "Apply the contact plan?", Body: body, YesKey: "apply",
 		Yes: func() tea.Msg { return applyMsg{id: id} }})
 }
@@ -445,7 +432,7 @@ func (s *Screen) View() string {
 		} else {
 			info += " · no run yet"
 		}
-		planLine = "Plan: " + countsLine(s.st.Plan.Counts)
+		planLine = "Plan: " + common.PlanCounts(s.st.Plan.Counts, "nothing to do")
 	}
 	switch {
 	case s.running:
@@ -454,8 +441,8 @@ func (s *Screen) View() string {
 		runLine = st.Error.Render("ERROR apply: " + s.runErr.Error())
 	case s.summary != nil:
 		sum := s.summary
-		line := fmt.Sprintf("Run #%d finished in %s: %s", sum.RunID, sum.Finished.Sub(sum.Started).Round(time.Millisecond), countsLine(sum.Done))
-		if f := countsLine(sum.Failed); len(sum.Failed) > 0 && f != "nothing to do" {
+		line := fmt.Sprintf("Run #%d finished in %s: %s", sum.RunID, sum.Finished.Sub(sum.Started).Round(time.Millisecond), common.ResultCounts(sum.Done, "nothing written"))
+		if f := common.ResultCounts(sum.Failed, ""); f != "" {
 			runLine = st.Error.Render(line + " · FAILED " + f)
 		} else if sum.Canceled {
 			runLine = st.Warn.Render(line + " · canceled")

@@ -61,7 +61,7 @@ func TestCountsPlanApplyAndNothingLeft(t *testing.T) {
 	uitest.Pump(update, s.Activated(), idle)
 	out := ansi.Strip(s.View())
 	fits(t, s.View(), 80, 24)
-	if !strings.Contains(out, "phonebooks · shown 3 · total 3") || !strings.Contains(out, "Plan: create 6 · skip 3") ||
+	if !strings.Contains(out, "phonebooks · shown 3 · total 3") || !strings.Contains(out, "Plan: 6 create · 3 skip") ||
 		!strings.Contains(out, "phone.none 1") || !strings.Contains(out, "no run yet") {
 		t.Fatalf("phonebooks:\n%s", out)
 	}
@@ -89,7 +89,7 @@ func TestCountsPlanApplyAndNothingLeft(t *testing.T) {
 		t.Fatalf("calls %d, summary %+v", f.Calls("ApplyContacts"), s.Summary())
 	}
 	out = ansi.Strip(s.View())
-	if !strings.Contains(out, "finished in") || !strings.Contains(out, "Plan: skip 3") || !strings.Contains(out, "last run #2 ok") {
+	if !strings.Contains(out, "finished in") || !strings.Contains(out, "Plan: 3 skip") || !strings.Contains(out, "last run #2 ok") {
 		t.Fatalf("after the run:\n%s", out)
 	}
 	// Nothing left to write: apply says so and asks nothing.

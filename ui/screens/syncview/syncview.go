@@ -290,19 +290,6 @@ func Bar(st *common.Styles, done, total, width int) string {
 	return "[" + st.Bar.Full.Render(strings.Repeat("#", full)) + st.Bar.Empty.Render(strings.Repeat("-", inner-full)) + "]" + label
 }
 
-func countsText(m map[plan.Action]int) string {
-	var parts []string
-	for _, a := range plan.Actions {
-		if m[a] > 0 {
-			parts = append(parts, fmt.Sprintf("%s %d", a, m[a]))
-		}
-	}
-	if len(parts) == 0 {
-		return "none"
-	}
-	return strings.Join(parts, " · ")
-}
-
 // View renders the screen.
 func (s *Screen) View() string {
 	st := s.c.Styles
@@ -324,8 +311,8 @@ func (s *Screen) View() string {
 	}
 	lines = append(lines, title+"  "+state+" · phase "+phase+fmt.Sprintf(" · %d/%d", s.done, s.total))
 	lines = append(lines, Bar(st, s.done, s.total, min(s.width, 100)))
-	lines = append(lines, "done:   "+countsText(s.ok))
-	failed := "failed: " + countsText(s.failed)
+	lines = append(lines, "done:   "+common.ResultCounts(s.ok, "none"))
+	failed := "failed: " + common.ResultCounts(s.failed, "none")
 	if s.errCount > 0 {
 		failed = st.Error.Render(failed)
 	}

@@ -418,7 +418,7 @@ func (s *Screen) View() string {
 	case s.previewing || s.wanted != "" && s.wanted != s.shown:
 		counts += " · planning this scope…"
 	case s.counts != nil:
-		counts += " · this scope: " + planCounts(s.counts)
+		counts += " · this scope: " + common.PlanCounts(s.counts, "no change")
 	}
 	var body, detail string
 	if s.picking {
@@ -442,20 +442,6 @@ func (s *Screen) View() string {
 	}
 	return common.Clip(head, s.width, 1) + "\n" + st.Muted.Render(common.Fit(counts, s.width)) + "\n" +
 		common.Clip(body, s.width, max(1, s.height-3)) + "\n" + st.Muted.Render(common.Fit(detail, s.width))
-}
-
-// planCounts says what a plan does in a few words: "3 create · 1 adopt".
-func planCounts(c map[plan.Action]int) string {
-	var parts []string
-	for _, a := range []plan.Action{plan.ActCreate, plan.ActAdopt, plan.ActUpdate, plan.ActEnable, plan.ActDisable, plan.ActDelete, plan.ActConflict} {
-		if c[a] > 0 {
-			parts = append(parts, fmt.Sprintf("%d %s", c[a], a))
-		}
-	}
-	if len(parts) == 0 {
-		return "no change"
-	}
-	return strings.Join(parts, " · ")
 }
 
 func (s *Screen) groupNames(ids []string) string {
