@@ -8,6 +8,7 @@ import (
 	"encoding/hex"
 	"fmt"
 	"io"
+	"log/slog"
 	"mime"
 	"net/http"
 	"net/url"
@@ -39,14 +40,22 @@ func Check(ctx context.Context, cfg Config, roots *x509.CertPool) []graphclient.
 		return []graphclient.CheckLine{{Status: graphclient.CheckError, Item: itemURL, Detail: err.Error()}}
 	}
 	lines := []graphclient.CheckLine{{Status: graphclient.CheckOK, Item: itemURL, Detail: cfg.PublicURL}}
-	switch _, err := loadTLS(cfg.CertFile, cfg.KeyFile); {
+	_, cert, err := loadTLS(cfg.CertFile, cfg.KeyFile, slog.New(slog.DiscardHandler))
+	switch {
 	case cfg.Listen == "":
 		lines = append(lines, graphclient.CheckLine{Status: graphclient.CheckMissing, Item: itemListen,
 			Detail: "notify.listen is not set (pbx365 config set notify.listen <host:port>)"})
 	case err != nil:
 		lines = append(lines, graphclient.CheckLine{Status: graphclient.CheckError, Item: itemListen, Detail: err.Error()})
-	case cfg.CertFile != "":
-		lines = append(lines, graphclient.CheckLine{Status: graphclient.CheckOK, Item: itemListen, Detail: "https on " + cfg.Listen})
+	case cert != nil && !time.Now().Before(cert.notAfter()):
+		lines = append(lines, graphclient.CheckLine{Status: graphclient.CheckError, Item: itemListen,
+			Detail: fmt.Sprintf("notify.cert_file expired on %s: renew it (serve picks up the new files without a restart)", cert.notAfter().UTC().Format(time.DateOnly))})
+	case cert != nil:
+		detail := fmt.Sprintf("https on %s, certificate valid until %s", cfg.Listen, cert.notAfter().UTC().Format(time.DateOnly))
+		if left := time.Until(cert.notAfter()); left < 14*24*time.Hour {
+			detail += fmt.Sprintf(" (%d days left: renew it; serve picks up the new files without a restart)", int(left.Hours()/24))
+		}
+		lines = append(lines, graphclient.CheckLine{Status: graphclient.CheckOK, Item: itemListen, Detail: detail})
 	default:
 		lines = append(lines, graphclient.CheckLine{Status: graphclient.CheckOK, Item: itemListen, Detail: "plain http on " + cfg.Listen + " (behind a TLS reverse proxy)"})
 	}

@@ -66,12 +66,18 @@ func startSim(t testing.TB) (*m365sim.Sim, *graphclient.Client) {
 // (0600) into a temp dir and returns the paths and the certificate PEM.
 func listenerCert(t testing.TB) (certFile, keyFile string, certPEM []byte) {
 	t.Helper()
+	return listenerCertUntil(t, time.Now().Add(24*time.Hour))
+}
+
+// listenerCertUntil is listenerCert with a chosen expiry.
+func listenerCertUntil(t testing.TB, notAfter time.Time) (certFile, keyFile string, certPEM []byte) {
+	t.Helper()
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		t.Fatal(err)
 	}
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pbx365 notify test"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: notAfter.Add(-48 * time.Hour), NotAfter: notAfter,
 		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
 		BasicConstraintsValid: true, IsCA: true, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
 	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)

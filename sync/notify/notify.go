@@ -219,26 +219,27 @@ func New(cfg Config, deps Deps) (*Manager, error) {
 	if m.log == nil {
 		m.log = slog.Default()
 	}
-	if m.tlsCfg, err = loadTLS(cfg.CertFile, cfg.KeyFile); err != nil {
+	if m.tlsCfg, _, err = loadTLS(cfg.CertFile, cfg.KeyFile, m.log); err != nil {
 		return nil, err
 	}
 	m.d.init(m)
 	return m, nil
 }
 
-// loadTLS loads the listener's certificate; both files empty means plain HTTP.
-func loadTLS(certFile, keyFile string) (*tls.Config, error) {
+// loadTLS loads the listener's certificate, reloaded when its files change;
+// both files empty means plain HTTP (nil, nil).
+func loadTLS(certFile, keyFile string, log *slog.Logger) (*tls.Config, *certSource, error) {
 	switch {
 	case certFile == "" && keyFile == "":
-		return nil, nil
+		return nil, nil, nil
 	case certFile == "" || keyFile == "":
-		return nil, errors.New("notify.cert_file and notify.key_file must be set together (or both unset for plain HTTP behind a proxy)")
+		return nil, nil, errors.New("notify.cert_file and notify.key_file must be set together (or both unset for plain HTTP behind a proxy)")
 	}
-	cert, err := tls.LoadX509KeyPair(certFile, keyFile)
+	src, err := newCertSource(certFile, keyFile, log)
 	if err != nil {
-		return nil, fmt.Errorf("load notify.cert_file %s and notify.key_file: %w", certFile, err)
+		return nil, nil, err
 	}
-	return &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}, nil
+	return &tls.Config{GetCertificate: src.get, MinVersion: tls.VersionTLS12}, src, nil
 }
 
 // Stats returns the listener's counters.
