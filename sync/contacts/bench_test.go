@@ -3,12 +3,12 @@ package contacts_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/pbx365/pbx365/graphclient/m365sim"
 	"github.com/pbx365/pbx365/sync/app"
+	"github.com/pbx365/pbx365/sync/app/apptest"
 	"github.com/pbx365/pbx365/sync/contacts"
 	"github.com/pbx365/pbx365/sync/users"
 )
@@ -16,23 +16,7 @@ import (
 // benchEnv is n linked users whose mailboxes hold perUser contacts each.
 func benchEnv(b *testing.B, n, perUser int) *env {
 	b.Helper()
-	dir := b.TempDir()
-	sims, err := app.StartSims(app.SimOptions{Seed: 5, Users: n, Dir: dir})
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(sims.Close)
-	a, err := app.Open(filepath.Join(dir, "data"))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { a.Close() })
-	if err := sims.Configure(a.Store); err != nil {
-		b.Fatal(err)
-	}
-	if err := a.Store.SetMany(map[string]string{"contacts.personal": "true"}); err != nil {
-		b.Fatal(err)
-	}
+	sims, a := apptest.Open(b, app.SimOptions{Seed: 5, Users: n}, map[string]string{"contacts.personal": "true"})
 	ctx := context.Background()
 	ueng, err := a.Users(ctx)
 	if err != nil {

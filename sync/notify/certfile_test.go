@@ -11,18 +11,18 @@ import (
 	"os"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/pbx365/pbx365/graphclient"
+	"github.com/pbx365/pbx365/sync/app/apptest"
 )
 
 // A renewed certificate is served without a restart; files that do not load
 // leave the previous one served.
 func TestListenerCertificateIsReloadedWhenItsFilesChange(t *testing.T) {
 	certFile, keyFile, pemA := listenerCert(t)
-	var logs syncBuffer
+	var logs apptest.LogBuffer
 	cfg, _, err := loadTLS(certFile, keyFile, slog.New(slog.NewTextHandler(&logs, nil)))
 	if err != nil {
 		t.Fatal(err)
@@ -114,22 +114,4 @@ func TestCheckNamesTheCertificateExpiry(t *testing.T) {
 			t.Errorf("certificate until %s: %+v, want %s %q", c.until.Format(time.DateOnly), lines, c.status, c.want)
 		}
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for the log handler's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }

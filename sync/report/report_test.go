@@ -1,11 +1,9 @@
 package report
 
 import (
-	"bytes"
 	"context"
 	"log/slog"
 	"net/http"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -15,26 +13,9 @@ import (
 	"github.com/pbx365/pbx365/graphclient/m365sim"
 	"github.com/pbx365/pbx365/pbxclient/pbxsim"
 	"github.com/pbx365/pbx365/sync/app"
+	"github.com/pbx365/pbx365/sync/app/apptest"
 	"github.com/pbx365/pbx365/sync/scheduler"
 )
-
-// syncBuffer is a log destination safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // clock is the reporter's injected clock.
 type clock struct {
@@ -63,7 +44,7 @@ type env struct {
 	app     *app.App
 	rep     *Reporter
 	clock   *clock
-	logs    *syncBuffer
+	logs    *apptest.LogBuffer
 	from    string
 	handled chan scheduler.Result
 }
@@ -71,21 +52,8 @@ type env struct {
 // newEnv starts everything; mail sets mail.from / mail.to.
 func newEnv(t *testing.T, users int, mail bool, settings map[string]string, tweak func(*Config)) *env {
 	t.Helper()
-	dir := t.TempDir()
-	sims, err := app.StartSims(app.SimOptions{Seed: 5, Users: users, Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sims.Close)
-	a, err := app.Open(filepath.Join(dir, "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	if err := sims.Configure(a.Store); err != nil {
-		t.Fatal(err)
-	}
-	e := &env{sims: sims, app: a, logs: &syncBuffer{}, handled: make(chan scheduler.Result, 16),
+	sims, a := apptest.Open(t, app.SimOptions{Seed: 5, Users: users}, nil)
+	e := &env{sims: sims, app: a, logs: &apptest.LogBuffer{}, handled: make(chan scheduler.Result, 16),
 		clock: &clock{now: time.Date(2026, 11, 25, 10, 0, 0, 0, time.FixedZone("CET", 3600))}}
 	for _, u := range sims.M365.Users() {
 		if u.Mailbox == m365sim.MailboxUser && u.Mail != "" && u.AccountEnabled && u.DeletedDateTime.IsZero() {
@@ -115,8 +83,8 @@ func newEnv(t *testing.T, users int, mail bool, settings map[string]string, twea
 	if tweak != nil {
 		tweak(&cfg)
 	}
-	e.rep, err = New(cfg)
-	if err != nil {
+	var err error
+	if e.rep, err = New(cfg); err != nil {
 		t.Fatal(err)
 	}
 	e.rep.afterHandle = func(res scheduler.Result) { e.handled <- res }

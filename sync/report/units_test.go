@@ -12,6 +12,7 @@ import (
 
 	"github.com/pbx365/pbx365/graphclient"
 	"github.com/pbx365/pbx365/store"
+	"github.com/pbx365/pbx365/sync/app/apptest"
 	"github.com/pbx365/pbx365/sync/plan"
 	"github.com/pbx365/pbx365/sync/progress"
 	"github.com/pbx365/pbx365/sync/scheduler"
@@ -113,7 +114,7 @@ func TestRunFlushesTheQueueAtShutdownAndOnResultNeverBlocks(t *testing.T) {
 		t.Fatal(err)
 	}
 	fm := &fakeMailer{}
-	logs := &syncBuffer{}
+	logs := &apptest.LogBuffer{}
 	r, err := New(Config{Store: s, Queue: 2, Log: slog.New(slog.NewTextHandler(logs, nil)),
 		Mailer: func(context.Context) (Mailer, error) { return fm, nil }})
 	if err != nil {

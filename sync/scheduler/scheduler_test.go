@@ -2,35 +2,18 @@ package scheduler_test
 
 import (
 	"context"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/pbx365/pbx365/sync/app"
+	"github.com/pbx365/pbx365/sync/app/apptest"
 	"github.com/pbx365/pbx365/sync/scheduler"
 )
 
 func setup(t *testing.T, n int, settings map[string]string) (*app.Sims, *app.App) {
 	t.Helper()
-	dir := t.TempDir()
-	sims, err := app.StartSims(app.SimOptions{Seed: 11, Users: n, Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sims.Close)
-	a, err := app.Open(filepath.Join(dir, "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	if err := sims.Configure(a.Store); err != nil {
-		t.Fatal(err)
-	}
-	if err := a.Store.SetMany(settings); err != nil {
-		t.Fatal(err)
-	}
-	return sims, a
+	return apptest.Open(t, app.SimOptions{Seed: 11, Users: n}, settings)
 }
 
 type results struct {

@@ -4,13 +4,13 @@ import (
 	"context"
 	"errors"
 	"maps"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/pbx365/pbx365/store"
 	"github.com/pbx365/pbx365/sync/app"
+	"github.com/pbx365/pbx365/sync/app/apptest"
 	"github.com/pbx365/pbx365/sync/plan"
 	"github.com/pbx365/pbx365/sync/progress"
 	"github.com/pbx365/pbx365/sync/scheduler"
@@ -20,21 +20,7 @@ import (
 
 func setup(t testing.TB, n int) (*app.Sims, *app.App) {
 	t.Helper()
-	dir := t.TempDir()
-	sims, err := app.StartSims(app.SimOptions{Seed: 5, Users: n, Dir: dir})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(sims.Close)
-	a, err := app.Open(filepath.Join(dir, "data"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { a.Close() })
-	if err := sims.Configure(a.Store); err != nil {
-		t.Fatal(err)
-	}
-	return sims, a
+	return apptest.Open(t, app.SimOptions{Seed: 5, Users: n}, nil)
 }
 
 // exercise runs the TUI's whole flow through a Backend: settings, setup,

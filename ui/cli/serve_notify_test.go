@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/pbx365/pbx365/graphclient/m365sim"
+	"github.com/pbx365/pbx365/sync/app/apptest"
 )
 
 // notifyCert writes a self-signed certificate for 127.0.0.1 and its key.
@@ -70,7 +71,7 @@ func TestServeFollowsTheTenantThroughChangeNotifications(t *testing.T) {
 	})
 	sims.M365.TrustNotificationCA(certPEM)
 	ctx, cancel := context.WithCancel(context.Background())
-	var errs syncBuffer
+	var errs apptest.LogBuffer
 	done := make(chan int, 1)
 	go func() { done <- Serve(ctx, data, IO{Out: &bytes.Buffer{}, Err: &errs}) }()
 	defer func() {

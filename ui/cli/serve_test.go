@@ -8,7 +8,6 @@ import (
 	"os/exec"
 	"os/signal"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -16,6 +15,7 @@ import (
 	"github.com/pbx365/pbx365/graphclient/m365sim"
 	"github.com/pbx365/pbx365/store"
 	"github.com/pbx365/pbx365/sync/app"
+	"github.com/pbx365/pbx365/sync/app/apptest"
 )
 
 // TestMain lets a test run this binary as `pbx365 serve` in a child process
@@ -28,24 +28,6 @@ func TestMain(m *testing.M) {
 		os.Exit(code)
 	}
 	os.Exit(m.Run())
-}
-
-// syncBuffer is a bytes.Buffer safe for a writer and a reader.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 func waitFor(t *testing.T, d time.Duration, what string, ok func() bool) {
@@ -71,7 +53,7 @@ func pbxHasFirstName(sims *app.Sims, email, first string) bool {
 func TestServeFollowsTheTenantWithinOneInterval(t *testing.T) {
 	data, sims := simDataDir(t, 40, map[string]string{"schedule.delta_interval": "1s"})
 	ctx, cancel := context.WithCancel(context.Background())
-	var errs syncBuffer
+	var errs apptest.LogBuffer
 	done := make(chan int, 1)
 	go func() { done <- Serve(ctx, data, IO{Out: &bytes.Buffer{}, Err: &errs}) }()
 	var u m365sim.User
@@ -112,11 +94,11 @@ func firstOf(u m365sim.User) string {
 	return u.DisplayName
 }
 
-func startServe(t *testing.T, data string) (*exec.Cmd, *syncBuffer) {
+func startServe(t *testing.T, data string) (*exec.Cmd, *apptest.LogBuffer) {
 	t.Helper()
 	cmd := exec.Command(os.Args[0], "-test.run=^$")
 	cmd.Env = append(os.Environ(), "PBX365_TEST_SERVE="+data)
-	var out syncBuffer
+	var out apptest.LogBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -210,7 +192,7 @@ func TestServeRunsCalendarPresence(t *testing.T) {
 		t.Fatal(err)
 	}
 	ctx, cancel := context.WithCancel(context.Background())
-	var errs syncBuffer
+	var errs apptest.LogBuffer
 	done := make(chan int, 1)
 	go func() { done <- Serve(ctx, data, IO{Out: &bytes.Buffer{}, Err: &errs}) }()
 	defer func() {
