@@ -100,6 +100,7 @@ func contactBooks(in contacts.Input, p contacts.Plan) []common.ContactsBook {
 			Quota: b.Quota, Skipped: map[string]int{}}
 		for _, s := range b.Sources {
 			cb.Mailboxes = append(cb.Mailboxes, s.Label)
+			cb.PerSource = append(cb.PerSource, len(s.Contacts))
 			cb.Source += len(s.Contacts)
 			if s.Err != "" {
 				cb.Errors = append(cb.Errors, s.Label+": "+s.Err)

@@ -177,6 +177,9 @@ func TestExtraScreensAgainstTheSimulators(t *testing.T) {
 	for _, n := range b.Skipped {
 		skipped += n
 	}
+	if len(b.PerSource) != 1 || b.PerSource[0] != b.Source || len(b.Mailboxes) != 1 {
+		t.Errorf("per-mailbox counts %v for %v, source %d", b.PerSource, b.Mailboxes, b.Source)
+	}
 	if b.Source < 2 || b.Pending < 1 || skipped < 1 || b.Owned != 0 || cst.LastRun != nil {
 		t.Fatalf("phonebook %s before the run: %+v", book, b)
 	}

@@ -51,6 +51,7 @@ type ContactsBook struct {
 	Phonebook string         // "company" or "user/<number>"
 	Number    string         // the extension of a personal phonebook
 	Mailboxes []string       // labels of the source mailboxes
+	PerSource []int          // contacts read from each of Mailboxes (same order)
 	Source    int            // contacts read from the mailboxes
 	Entries   int            // entries in the PBX phonebook (any owner)
 	Owned     int            // entries pbx365 wrote (and so manages)

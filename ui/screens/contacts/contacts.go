@@ -195,7 +195,7 @@ func bookRows(books []common.ContactsBook) []idtable.Row {
 		} else if skipped == "" {
 			skipped = "—"
 		}
-		rows[i] = idtable.Row{ID: b.Phonebook, Tone: tone, Cells: []string{b.Phonebook, strings.Join(b.Mailboxes, ", "),
+		rows[i] = idtable.Row{ID: b.Phonebook, Tone: tone, Cells: []string{b.Phonebook, mailboxes(b),
 			fmt.Sprint(b.Source), fmt.Sprint(b.Entries), fmt.Sprint(b.Owned), quota, fmt.Sprint(b.Pending), skipped}}
 	}
 	return rows
@@ -245,6 +245,19 @@ func changeRows(st *common.ContactsStatus) []idtable.Row {
 		rows[n] = idtable.Row{ID: fmt.Sprint(i), Tone: tone, Cells: []string{string(c.Action), c.Phonebook, name, c.Label, why}}
 	}
 	return rows
+}
+
+// mailboxes names a phonebook's source mailboxes; with more than one, each
+// with the contacts read from it ("sales@… (120), support@… (80)").
+func mailboxes(b common.ContactsBook) string {
+	if len(b.Mailboxes) < 2 || len(b.PerSource) != len(b.Mailboxes) {
+		return strings.Join(b.Mailboxes, ", ")
+	}
+	parts := make([]string, len(b.Mailboxes))
+	for i, m := range b.Mailboxes {
+		parts[i] = fmt.Sprintf("%s (%d)", m, b.PerSource[i])
+	}
+	return strings.Join(parts, ", ")
 }
 
 // writes counts the plan's changes that write (everything but skips).
