@@ -564,6 +564,7 @@ func (e *Engine) timerLoop(ctx context.Context) {
 			break
 		}
 		var due map[string]time.Time
+		again := false
 		if e.heap.Len() > 0 {
 			now := e.now()
 			if !e.heap[0].at.After(now) {
@@ -581,9 +582,19 @@ func (e *Engine) timerLoop(ctx context.Context) {
 				}
 				e.timerAt = e.heap[0].at
 				e.timer = e.Clock.AfterFunc(e.heap[0].at.Sub(now), e.fired)
+				// The clock may have moved on between reading now and arming
+				// (a manual clock jumps; a loaded machine is slow): the timer
+				// then counts from the later time. Go round again when the
+				// top is due already, rather than wait for that timer.
+				if again = !e.heap[0].at.After(e.now()); again {
+					e.timerAt = time.Time{} // that timer is late: re-arm next time
+				}
 			}
 		}
 		e.mu.Unlock()
+		if again {
+			continue
+		}
 		if len(due) > 0 {
 			ids := make([]string, 0, len(due))
 			for id := range due {
