@@ -62,10 +62,10 @@ func (rv *receiver) serve(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set("Content-Type", "text/html")
 			io.WriteString(w, tok)
 		case "slow":
-			select {
-			case <-time.After(3 * time.Second):
-			case <-r.Context().Done():
-			}
+			// Longer than the sim's validation timeout, whatever happens to
+			// the request's context: returning early would send a 200 the
+			// sim could read before its deadline (seen once under load).
+			time.Sleep(1500 * time.Millisecond)
 		default:
 			w.Header().Set("Content-Type", "text/plain; charset=utf-8")
 			io.WriteString(w, tok)
