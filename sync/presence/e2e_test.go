@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,9 +33,6 @@ type env struct {
 	// users' changes arrive is not fixed.
 	pending []presence.Change
 	stop    func()
-	// engClock, when set, is the engine's clock instead of clock (which it
-	// must wrap).
-	engClock presence.Clock
 }
 
 // calUser is a synced user with a mailbox.
@@ -116,9 +112,6 @@ func (e *env) engine() *presence.Engine {
 		e.t.Fatal(err)
 	}
 	eng.Clock = e.clock
-	if e.engClock != nil {
-		eng.Clock = e.engClock
-	}
 	return eng
 }
 
@@ -636,50 +629,4 @@ func TestProfileNamesFromSettings(t *testing.T) {
 	if n := e.writes(w) - wBefore; n != 0 {
 		t.Errorf("%d writes for a user already on the status", n)
 	}
-}
-
-// jumpClock is the shared manual clock, except that when the engine arms a
-// timer for jumpTo the clock first jumps there: it moves between the engine
-// reading the time and arming (as a loaded machine or a test's Set can
-// make it happen), so the timer counts from the later time.
-type jumpClock struct {
-	*presence.ManualClock
-	mu     sync.Mutex
-	jumpTo time.Time
-}
-
-func (c *jumpClock) AfterFunc(d time.Duration, f func()) presence.Timer {
-	c.mu.Lock()
-	jump := !c.jumpTo.IsZero() && c.Now().Add(d).Equal(c.jumpTo)
-	if jump {
-		c.jumpTo = time.Time{}
-	}
-	c.mu.Unlock()
-	if jump {
-		c.ManualClock.Set(c.Now().Add(d))
-	}
-	return c.ManualClock.AfterFunc(d, f)
-}
-
-// A transition whose time passes while the engine arms its timer still
-// happens at once, not when the late timer would fire.
-func TestClockMovingWhileArmingDoesNotDelayATransition(t *testing.T) {
-	e := newEnv(t, 40, nil)
-	u := e.users(1)[0]
-	e.meeting(u, 10, 40, "busy", "Review")
-	jc := &jumpClock{ManualClock: e.clock}
-	e.engClock = jc
-	e.start()
-	jc.mu.Lock()
-	jc.jumpTo = e.at(40) // the end's timer is armed once the start has passed
-	jc.mu.Unlock()
-	e.advance(10)
-	e.await(u.ObjectID, "set_profile")
-	// Arming the end's timer jumped the clock to minute 40; nobody moves it
-	// again: the end must not wait for a timer counted from there.
-	c := e.await(u.ObjectID, "restore_profile")
-	if !c.Due.Equal(e.at(40)) || !e.clock.Now().Equal(e.at(40)) {
-		t.Errorf("change %+v at %s, want due at the meeting's end", c, e.clock.Now())
-	}
-	e.want(u, "Available")
 }
