@@ -211,7 +211,7 @@ func TestFailedRunMailsOnceADay(t *testing.T) {
 
 // A run stopped by the removal threshold mails the guard's message and what
 // to do about it.
-func TestGuardStopMailsTheGuardAndWhatToDo(t *testing.T) {
+func TestGuardStopMailsTheGuardAndTheNextSteps(t *testing.T) {
 	e := newEnv(t, 30, true, map[string]string{"users.max_removals": "1"}, nil)
 	sch, results := e.scheduler(t)
 	if first := next(t, results); first.Failed() {

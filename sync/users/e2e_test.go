@@ -164,7 +164,7 @@ func mailOf(u m365sim.User) string {
 	return u.UserPrincipalName
 }
 
-func TestFirstSyncOf500UsersThenNothingToDo(t *testing.T) {
+func TestFirstSyncOf500UsersThenNoChanges(t *testing.T) {
 	e := newEnv(t, 500, nil)
 	p, sum := e.sync(true, false)
 	if p.Counts[plan.ActAdopt] != 3 {

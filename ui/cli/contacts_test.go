@@ -61,7 +61,7 @@ func jsonLines(t *testing.T, out string) []map[string]any {
 	return lines
 }
 
-func TestSyncAllJSONThenContactsTableAndNothingToDo(t *testing.T) {
+func TestSyncAllJSONThenContactsTableAndNoChanges(t *testing.T) {
 	a, sims := contactEnv(t)
 	ueng, ceng := engines(t, a)
 	ctx := context.Background()
