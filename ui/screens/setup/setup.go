@@ -123,7 +123,7 @@ type Screen struct {
 	fields   map[Step][]*field
 	editing  bool
 	focus    int
-	autoDone bool
+	autoChecked bool
 
 	checkID  map[Step]uint64
 	checking map[Step]bool
@@ -248,9 +248,9 @@ func (s *Screen) Update(msg tea.Msg) tea.Cmd {
 		if !s.editing {
 			s.fillFields()
 		}
-		if !s.autoDone {
+		if !s.autoChecked {
 			// First look: check live what can be checked.
-			s.autoDone = true
+			s.autoChecked = true
 			var cmds []tea.Cmd
 			if s.setup.Tenant != "" && s.setup.ClientID != "" && s.setup.Key.Exists {
 				cmds = append(cmds, s.runCheck(StepPermissions))
