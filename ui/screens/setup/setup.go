@@ -120,9 +120,9 @@ type Screen struct {
 	loadID  uint64
 	loadErr error
 
-	fields   map[Step][]*field
-	editing  bool
-	focus    int
+	fields      map[Step][]*field
+	editing     bool
+	focus       int
 	autoChecked bool
 
 	checkID  map[Step]uint64
