@@ -108,7 +108,7 @@ func TestCheckNamesTheCertificateExpiry(t *testing.T) {
 		{time.Now().Add(5 * 24 * time.Hour), graphclient.CheckOK, "days left: renew it"},
 		{time.Now().Add(-time.Hour), graphclient.CheckError, "expired on"},
 	} {
-		cfg.CertFile, cfg.KeyFile, _ = listenerCertUntil(t, c.until)
+		cfg.CertFile, cfg.KeyFile, _ = apptest.ListenerCert(t, c.until)
 		lines := Check(t.Context(), cfg, x509.NewCertPool())
 		if len(lines) < 2 || lines[1].Status != c.status || !strings.Contains(lines[1].Detail, c.want) {
 			t.Errorf("certificate until %s: %+v, want %s %q", c.until.Format(time.DateOnly), lines, c.status, c.want)

@@ -2,15 +2,9 @@ package notify
 
 import (
 	"context"
-	"crypto/ecdsa"
-	"crypto/elliptic"
-	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
-	"crypto/x509/pkix"
-	"encoding/pem"
 	"log/slog"
-	"math/big"
 	"net"
 	"net/http"
 	"os"
@@ -24,6 +18,7 @@ import (
 	"github.com/pbx365/pbx365/graphclient"
 	"github.com/pbx365/pbx365/graphclient/m365sim"
 	"github.com/pbx365/pbx365/store"
+	"github.com/pbx365/pbx365/sync/app/apptest"
 )
 
 var (
@@ -62,42 +57,10 @@ func startSim(t testing.TB) (*m365sim.Sim, *graphclient.Client) {
 	return s, c
 }
 
-// listenerCert writes a self-signed certificate for 127.0.0.1 and its key
-// (0600) into a temp dir and returns the paths and the certificate PEM.
+// listenerCert is a listener certificate valid for a day.
 func listenerCert(t testing.TB) (certFile, keyFile string, certPEM []byte) {
 	t.Helper()
-	return listenerCertUntil(t, time.Now().Add(24*time.Hour))
-}
-
-// listenerCertUntil is listenerCert with a chosen expiry.
-func listenerCertUntil(t testing.TB, notAfter time.Time) (certFile, keyFile string, certPEM []byte) {
-	t.Helper()
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		t.Fatal(err)
-	}
-	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "pbx365 notify test"},
-		NotBefore: notAfter.Add(-48 * time.Hour), NotAfter: notAfter,
-		KeyUsage: x509.KeyUsageDigitalSignature | x509.KeyUsageCertSign, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
-		BasicConstraintsValid: true, IsCA: true, IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}}
-	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	kder, err := x509.MarshalECPrivateKey(key)
-	if err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	certFile, keyFile = filepath.Join(dir, "notify.crt"), filepath.Join(dir, "notify.key")
-	certPEM = pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
-	if err := os.WriteFile(certFile, certPEM, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "EC PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	return certFile, keyFile, certPEM
+	return apptest.ListenerCert(t, time.Now().Add(24*time.Hour))
 }
 
 // freePort returns a loopback port nothing listens on right now.
